@@ -1,0 +1,1 @@
+"""Pure numpy operations, NCHW, with torch.nn.functional's names and semantics."""
