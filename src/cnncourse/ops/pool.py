@@ -1,0 +1,537 @@
+"""Pooling layers (max, average, L^p, across channels, global) and their backward passes.
+
+Every function follows ``torch.nn.functional``: NCHW (or unbatched CHW) input, ``stride``
+defaulting to ``kernel_size``, implicit padding that is at most half the kernel, ``ceil_mode``,
+and PyTorch's exception types for bad arguments. Each backward sits beside its forward.
+
+The work is vectorised over the whole batch: the loops below run over the ``kH * kW`` kernel
+taps, each tap being one strided slice of the (padded) input, never over windows or pixels.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import (
+    as_float_array,
+    check_non_negative,
+    check_positive,
+    check_rank,
+    pair,
+    result_dtype,
+)
+from .padding import pad2d
+
+__all__ = [
+    "avg_pool2d", "avg_pool2d_backward", "channel_pool", "global_avg_pool2d",
+    "lp_pool2d", "lp_pool2d_backward", "max_pool2d", "max_pool2d_backward",
+]
+
+_LAYOUT = "(C, H, W) or (N, C, H, W)"
+
+
+class _Pool(NamedTuple):
+    """A validated pooling configuration for one input (all spatial values are (h, w) pairs)."""
+
+    x: np.ndarray  # the input as a float array, always 4-D (a batch axis is added if needed)
+    unbatched: bool  # the caller gave (C, H, W); results lose the batch axis again
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]  # (H_out, W_out)
+    extra: tuple[int, int]  # rows/columns added after the bottom/right padding for ceil_mode
+
+    def taps(self):
+        """Yield ``(u, v, index)``: ``padded[index]`` holds tap (u, v) of every window."""
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.out
+        for u in range(kh):
+            rows = slice(u * dh, u * dh + (ho - 1) * sh + 1, sh)
+            for v in range(kw):
+                yield u, v, (..., rows, slice(v * dw, v * dw + (wo - 1) * sw + 1, sw))
+
+    def padded(self, array: np.ndarray, value: float) -> np.ndarray:
+        """`array` with the implicit padding (and ceil_mode's extra rows) filled with `value`."""
+        (ph, pw), (eh, ew) = self.padding, self.extra
+        if ph == pw == eh == ew == 0:
+            return array
+        return pad2d(array, (pw, pw + ew, ph, ph + eh), value=value)
+
+    def result(self, array: np.ndarray) -> np.ndarray:
+        return array[0] if self.unbatched else array
+
+
+def _output_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    # PyTorch's pooling_output_shape: floor (or ceil) division, and in ceil mode the last window
+    # must start inside the input or its left padding, never in the right padding alone.
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _check_nonempty(x: np.ndarray, op: str) -> None:
+    if 0 in x.shape[-3:]:
+        raise RuntimeError(
+            f"{op}: expected input with non-zero channels, height and width (only the batch "
+            f"size may be 0), but got input of shape {tuple(x.shape)}"
+        )
+
+
+def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> _Pool:
+    """Validate a 2-D pooling call as PyTorch does and work out its geometry."""
+    x = as_float_array(input, "input")
+    check_rank(x, "input", (3, 4), op, _LAYOUT)
+    _check_nonempty(x, op)
+    k = pair(kernel_size, "kernel_size")
+    s = k if stride is None else pair(stride, "stride")
+    p = pair(padding, "padding")
+    d = pair(dilation, "dilation")
+    check_positive(k, "kernel_size")
+    check_positive(s, "stride")
+    check_positive(d, "dilation")
+    check_non_negative(p, "padding")
+    for ki, pi, di in zip(k, p, d):
+        if pi > ki // 2:  # PyTorch's bound, whatever the dilation
+            raise RuntimeError(
+                f"{op}: pad should be at most half of effective kernel size, but got pad={pi}, "
+                f"kernel_size={ki} and dilation={di}"
+                + ("" if di == 1 else f" (the bound is kernel_size // 2 = {ki // 2})")
+            )
+    c, h, w = x.shape[-3:]
+    ho, wo = (_output_size(n, *a, ceil_mode) for n, a in zip((h, w), zip(k, s, p, d)))
+    if ho < 1 or wo < 1:
+        raise RuntimeError(
+            f"{op}: Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{ho}x{wo}). "
+            f"Output size is too small (kernel_size={k}, stride={s}, padding={p}, dilation={d})"
+        )
+    # ceil_mode's last window may reach past the right padding: pad a little more
+    extra = tuple(
+        max(0, (o - 1) * si + di * (ki - 1) + 1 - (n + 2 * pi))
+        for o, n, ki, si, pi, di in zip((ho, wo), (h, w), k, s, p, d)
+    )
+    unbatched = x.ndim == 3
+    return _Pool(x[None] if unbatched else x, unbatched, k, s, p, d, (ho, wo), extra)
+
+
+def _check_grad_output(grad_output, pool: _Pool, op: str) -> np.ndarray:
+    g = as_float_array(grad_output, "grad_output")
+    expected = (*pool.x.shape[int(pool.unbatched) : 2], *pool.out)
+    if g.shape != expected:
+        raise RuntimeError(
+            f"{op}: expected grad_output of shape {expected} (the forward output for this input "
+            f"and configuration), but got grad_output of shape {tuple(g.shape)}"
+        )
+    return g[None] if pool.unbatched else g
+
+
+def _first_real_tap(n_out: int, k: int, s: int, p: int, d: int) -> np.ndarray:
+    """Per output row (or column): the first tap of its window that lies inside the input."""
+    start = np.arange(n_out) * s - p
+    return np.minimum(np.maximum(0, -(start // d)), k - 1)  # ceil(-start / d), clipped
+
+
+def _max_values(pool: _Pool, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(output, padded input)``."""
+    xp = pool.padded(x, -np.inf)
+    taps = pool.taps()
+    out = xp[next(taps)[2]].copy()
+    for _, _, index in taps:
+        np.maximum(out, xp[index], out=out)  # propagates NaN, as PyTorch does
+    return out, xp
+
+
+def _max_with_indices(pool: _Pool, x: np.ndarray):
+    """Return ``(output, indices, real)``; `real` is False for a window with no input pixel."""
+    out, xp = _max_values(pool, x)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
+        pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
+    )
+    # PyTorch scans each window in row-major order and takes a value if it is larger than the
+    # maximum so far or NaN: ties keep the FIRST maximum, NaNs the LAST NaN, and a window of
+    # -inf its first real pixel. Writing backwards, the last write is the first tap that
+    # equals the maximum.
+    h, w = x.shape[-2:]
+    first_u = _first_real_tap(ho, kh, sh, ph, dh)
+    first_v = _first_real_tap(wo, kw, sw, pw, dw)
+    tap = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw))
+    taps = list(pool.taps())
+    equal = np.empty(out.shape, dtype=bool)
+    for u, v, index in reversed(taps):
+        np.copyto(tap, u * kw + v, where=np.equal(xp[index], out, out=equal))
+    if np.isnan(out).any():
+        for u, v, index in taps:
+            np.copyto(tap, u * kw + v, where=np.isnan(xp[index]))
+    if np.isneginf(out).any():
+        first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
+        np.copyto(tap, np.broadcast_to(first, out.shape), where=np.isneginf(out))
+    # flat index = index of the window's top-left tap + offset of the chosen tap in the window
+    row0, col0 = np.arange(ho) * sh - ph, np.arange(wo) * sw - pw
+    offsets = (np.arange(kh)[:, None] * (dh * w) + np.arange(kw)[None, :] * dw).ravel()
+    indices = offsets[tap] + (row0[:, None] * w + col0[None, :])
+    # With dilation and padding on a tiny input a window can hold padding only: its maximum is
+    # -inf and PyTorch's index for it points past the plane's edge. It gets no gradient here.
+    real = (row0 + first_u * dh < h)[:, None] & (col0 + first_v * dw < w)[None, :]
+    return out, indices, real
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling: the largest value of every window, channel by channel.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or pair of ints
+        Window size F (or (kH, kW)).
+    stride : int or pair of ints, optional
+        Step S between windows; defaults to `kernel_size` (non-overlapping windows).
+    padding : int or pair of ints
+        Implicit padding with ``-inf`` on both sides; at most half the kernel size.
+    dilation : int or pair of ints
+        Spacing between the taps of a window.
+    ceil_mode : bool
+        Round the output size up instead of down; the extra window must start inside the input
+        or its left padding.
+    return_indices : bool
+        Also return, for every output, the flat index ``row * W + col`` into its input plane of
+        the chosen maximum (the first one in row-major window order on ties).
+
+    Returns
+    -------
+    output : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+        Same floating dtype as `input`.
+    indices : ndarray of int64, same shape as `output`
+        Only when `return_indices` is True.
+
+    Notes
+    -----
+    .. math:: H_{out} = \\left\\lfloor \\frac{H + 2P - D(F - 1) - 1}{S} \\right\\rfloor + 1
+
+    (ceiling instead of floor with ``ceil_mode``). The usual F=2, S=2 keeps one value out of
+    four: a 224x224x64 volume becomes 112x112x64 and 75% of the activations are discarded.
+
+    Examples
+    --------
+    >>> max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+    pool = _setup("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    if return_indices:
+        out, indices, _ = _max_with_indices(pool, pool.x)
+        return pool.result(out), pool.result(indices)
+    return pool.result(_max_values(pool, pool.x)[0])
+
+
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False) -> np.ndarray:
+    """Gradient of :func:`max_pool2d` with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+        The forward input; the positions of the maxima (the "switches") are found again from it.
+    kernel_size, stride, padding, dilation, ceil_mode
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray, shape of `input`
+
+    Notes
+    -----
+    Each output's gradient goes to the one input position that won its window (the first
+    maximum on ties, the index :func:`max_pool2d` returns). Where windows overlap (F=3, S=2)
+    a position can win several windows and its gradients add up:
+
+    .. math:: \\frac{\\partial L}{\\partial x_p} = \\sum_{o \\,:\\, \\mathrm{argmax}(o) = p}
+              \\frac{\\partial L}{\\partial y_o}
+    """
+    op = "max_pool2d_backward"
+    pool = _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    g = _check_grad_output(grad_output, pool, op)
+    return pool.result(_max_backward(pool, pool.x, g))
+
+
+def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    _, indices, real = _max_with_indices(pool, x)
+    n, c, h, w = x.shape
+    plane = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
+    bins, weights = indices + plane, g
+    if not real.all():
+        keep = np.broadcast_to(real, g.shape)
+        bins, weights = bins[keep], g[keep]
+    # bincount adds every weight sent to the same bin: the accumulation overlapping windows need
+    grad = np.bincount(bins.ravel(), weights=weights.ravel(), minlength=n * c * h * w)
+    return grad.reshape(n, c, h, w).astype(result_dtype(g, x))
+
+
+def _avg_divisor(pool: _Pool, count_include_pad: bool) -> np.ndarray:
+    """The (H_out, W_out) number each window sum is divided by, with PyTorch's rule."""
+    factors = []
+    for n, n_out, k, s, p in zip(pool.x.shape[-2:], pool.out, pool.kernel, pool.stride,
+                                 pool.padding):
+        start = np.arange(n_out) * s - p
+        end = np.minimum(start + k, n + p)  # padding counts, ceil_mode's overhang never does
+        if count_include_pad:
+            factors.append(end - start)
+        else:
+            factors.append(np.minimum(end, n) - np.maximum(start, 0))
+    return np.outer(*factors)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True) -> np.ndarray:
+    """2-D average pooling: the mean of every window, channel by channel.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding, ceil_mode
+        As in :func:`max_pool2d` (zero padding here).
+    count_include_pad : bool
+        Whether the zeros of the implicit padding count in the divisor.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+
+    Notes
+    -----
+    .. math:: y_{ij} = \\frac{1}{|R_{ij}|} \\sum_{(u, v) \\in R_{ij}} x_{uv}
+
+    :math:`|R_{ij}|` is ``kH * kW`` for a window inside the (padded) input. A ceil_mode window
+    that runs past the padding is divided by the part that lies inside it, and with
+    ``count_include_pad=False`` only by its pixels of the input itself.
+
+    Examples
+    --------
+    >>> avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    pool = _setup("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    return pool.result(_avg(pool, pool.x, count_include_pad))
+
+
+def _avg(pool: _Pool, x: np.ndarray, count_include_pad: bool) -> np.ndarray:
+    xp = pool.padded(x, 0.0)
+    taps = pool.taps()
+    total = xp[next(taps)[2]].copy()
+    for _, _, index in taps:
+        np.add(total, xp[index], out=total)
+    return (total / _avg_divisor(pool, count_include_pad)).astype(x.dtype, copy=False)
+
+
+def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d` with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+        Only its shape and dtype matter: average pooling is linear.
+    kernel_size, stride, padding, ceil_mode, count_include_pad
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray, shape of `input`
+
+    Notes
+    -----
+    Every pixel of a window receives the window's gradient divided by the window's divisor;
+    overlapping windows add their shares.
+    """
+    op = "avg_pool2d_backward"
+    pool = _setup(op, input, kernel_size, stride, padding, 1, ceil_mode)
+    g = _check_grad_output(grad_output, pool, op)
+    return pool.result(_avg_backward(pool, g, count_include_pad, result_dtype(g, pool.x)))
+
+
+def _avg_backward(pool: _Pool, g: np.ndarray, count_include_pad: bool, dtype) -> np.ndarray:
+    share = (g / _avg_divisor(pool, count_include_pad)).astype(dtype, copy=False)
+    grad = pool.padded(np.zeros(pool.x.shape, dtype=dtype), 0.0)
+    for _, _, index in pool.taps():
+        grad[index] += share  # one tap never repeats a pixel, so += adds each share once
+    (ph, pw), (h, w) = pool.padding, pool.x.shape[-2:]
+    return np.ascontiguousarray(grad[..., ph : ph + h, pw : pw + w])
+
+
+def _check_norm_type(norm_type) -> float:
+    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
+        raise TypeError(f"lp_pool2d: norm_type must be a real number p, got {norm_type!r}")
+    if norm_type == 0:  # PyTorch fails computing 1.0 / norm_type
+        raise ZeroDivisionError("lp_pool2d: norm_type must be non-zero, the output is s ** (1/p)")
+    return float(norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> np.ndarray:
+    """2-D power-average (L^p) pooling; ``norm_type=2`` is L2 pooling.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    norm_type : float
+        The power p; ``inf`` gives max pooling of ``|x|`` and ``-inf`` its minimum, as in PyTorch.
+    kernel_size, stride, ceil_mode
+        As in :func:`max_pool2d`; there is no padding.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+
+    Notes
+    -----
+    PyTorch computes it from an average pool, and so does this function:
+
+    .. math:: y = \\left(k_H k_W \\cdot \\mathrm{avg\\_pool2d}(x^p)\\right)^{1/p}
+              = \\Big(\\sum_{(u, v) \\in R} x_{uv}^p\\Big)^{1/p}
+
+    The second form holds for windows inside the input; a ceil_mode window that overhangs
+    is scaled from its average, as PyTorch does. Negative sums give NaN for fractional 1/p.
+    """
+    p = _check_norm_type(norm_type)
+    pool = _setup("lp_pool2d", input, kernel_size, stride, 0, 1, ceil_mode)
+    if np.isinf(p):
+        sign = 1.0 if p > 0 else -1.0  # inf: max of |x|; -inf: -max(-|x|), the min of |x|
+        return pool.result(sign * _max_values(pool, sign * np.abs(pool.x))[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pool.result(_lp_forward(pool, p)[1])
+
+
+def _lp_forward(pool: _Pool, p: float):
+    """Return ``(avg_pool2d(x**p), output)`` for a finite power p."""
+    mean = _avg(pool, pool.x**p, True)
+    return mean, (mean * (pool.kernel[0] * pool.kernel[1])) ** (1.0 / p)
+
+
+def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None,
+                       ceil_mode=False) -> np.ndarray:
+    """Gradient of :func:`lp_pool2d` with respect to its input.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C, H_out, W_out) or (C, H_out, W_out)
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    norm_type, kernel_size, stride, ceil_mode
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray, shape of `input`
+
+    Notes
+    -----
+    With :math:`a = \\mathrm{avg\\_pool2d}(x^p)` and :math:`y = (k a)^{1/p}`:
+
+    .. math:: \\frac{\\partial y}{\\partial x_{uv}} = \\frac{y}{p\\,a}
+              \\cdot \\frac{\\partial a}{\\partial x_{uv}}, \\qquad
+              \\frac{\\partial a}{\\partial x_{uv}} = \\frac{p\\,x_{uv}^{p-1}}{|R|}
+
+    Where a window's sum of powers is zero the gradient is set to zero, as PyTorch documents.
+    """
+    op = "lp_pool2d_backward"
+    p = _check_norm_type(norm_type)
+    pool = _setup(op, input, kernel_size, stride, 0, 1, ceil_mode)
+    g = _check_grad_output(grad_output, pool, op)
+    x, dtype = pool.x, result_dtype(g, pool.x)
+    if np.isinf(p):
+        sign = 1.0 if p > 0 else -1.0  # y = sign * max_pool(sign * |x|)
+        grad = _max_backward(pool, sign * np.abs(x), sign * g) * (sign * np.sign(x))
+        return pool.result(grad.astype(dtype, copy=False))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean, out = _lp_forward(pool, p)
+        nonzero = mean != 0
+        grad_mean = np.where(nonzero, g * out / (p * np.where(nonzero, mean, 1)), 0)
+        grad = _avg_backward(pool, grad_mean, True, dtype) * (p * x ** (p - 1))
+    return pool.result(grad.astype(dtype, copy=False))
+
+
+def channel_pool(input, kernel_size, stride=None, mode="max") -> np.ndarray:
+    """Pooling across depth: max or mean over groups of neighbouring channels.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int
+        Number K of consecutive channels pooled together.
+    stride : int, optional
+        Step between channel groups; defaults to `kernel_size`.
+    mode : {"max", "avg"}
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H, W) or (C_out, H, W)
+        The spatial size is unchanged; only the depth shrinks.
+
+    Notes
+    -----
+    .. math:: C_{out} = \\left\\lfloor \\frac{C - K}{S} \\right\\rfloor + 1, \\qquad
+              y_{c,i,j} = \\max_{0 \\le t < K} x_{cS + t,\\, i,\\, j}
+
+    PyTorch has no function of its own for this; it equals ``max_pool3d`` (or ``avg_pool3d``)
+    with kernel (K, 1, 1) over the channel axis.
+
+    Examples
+    --------
+    >>> channel_pool(np.arange(4.0).reshape(1, 4, 1, 1), 2)[:, :, 0, 0]
+    array([[1., 3.]])
+    """
+    op = "channel_pool"
+    if mode not in ("max", "avg"):
+        raise ValueError(f"{op}: mode must be 'max' or 'avg', got {mode!r}")
+    x = as_float_array(input, "input")
+    check_rank(x, "input", (3, 4), op, _LAYOUT)
+    _check_nonempty(x, op)
+    if stride is None:
+        stride = kernel_size
+    for name, value in (("kernel_size", kernel_size), ("stride", stride)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+        if value <= 0:
+            raise RuntimeError(f"{op}: {name} should be greater than zero, but got {name}={value}")
+    c, h, w = x.shape[-3:]
+    c_out = (c - kernel_size) // stride + 1
+    if c_out < 1:
+        raise RuntimeError(
+            f"{op}: Given input size: ({c}x{h}x{w}). Calculated output size: ({c_out}x{h}x{w}). "
+            f"Output size is too small (kernel_size={kernel_size} is more than the {c} channels)"
+        )
+    span = (c_out - 1) * stride + 1
+    taps = (x[..., t : t + span : stride, :, :] for t in range(kernel_size))
+    out = next(taps).copy()
+    combine = np.maximum if mode == "max" else np.add
+    for tap in taps:
+        combine(out, tap, out=out)
+    return out if mode == "max" else (out / kernel_size).astype(x.dtype, copy=False)
+
+
+def global_avg_pool2d(input) -> np.ndarray:
+    """Mean of every channel over all its positions, like ``F.adaptive_avg_pool2d(x, 1)``.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C, H, W) or (C, H, W)
+
+    Returns
+    -------
+    ndarray, shape (N, C, 1, 1) or (C, 1, 1)
+
+    Notes
+    -----
+    .. math:: y_c = \\frac{1}{HW} \\sum_{i, j} x_{c,i,j}
+
+    GoogLeNet uses it in place of fully connected layers, which removes their parameters.
+    """
+    op = "global_avg_pool2d"
+    x = as_float_array(input, "input")
+    check_rank(x, "input", (3, 4), op, _LAYOUT)
+    _check_nonempty(x, op)
+    return x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype)
