@@ -1,0 +1,569 @@
+"""Convolution: the layer a CNN is named after, forward and backward.
+
+``conv2d`` has ``torch.nn.functional.conv2d``'s signature and semantics: NCHW input, weight
+``(out_channels, in_channels/groups, kH, kW)``, cross-correlation (the kernel is not flipped),
+stride, zero padding (also ``'valid'`` and ``'same'``), dilation and groups. It is fast (im2col
+plus batched matrix multiplies); ``conv2d_naive`` computes the same thing with plain loops and is
+the definition to read first. ``corr2d`` and ``convolve2d`` show the difference between
+cross-correlation and true convolution on a single 2-D array, and ``locally_connected2d`` is the
+layer without parameter sharing.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import (
+    as_float_array,
+    check_non_negative,
+    check_positive,
+    check_rank,
+    pair,
+    result_dtype,
+)
+from .im2col import _fold_add, _unfold
+from .padding import conv_output_size, pad2d, sliding_windows
+
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "conv2d_backward_naive",
+    "conv2d_naive",
+    "convolve2d",
+    "corr2d",
+    "locally_connected2d",
+]
+
+# im2col copies the windows of this many numbers at most at a time (about 8 MB in float32):
+# the columns of one chunk stay in cache while BLAS multiplies them, and memory stays bounded.
+_CHUNK_ELEMENTS = 1 << 21
+# conv2d_backward computes the input gradient as a convolution of grad_output (see
+# _input_gradient_as_convolution) when out_channels <= this * in_channels, else with col2im.
+_TRANSPOSED_MAX_RATIO = 4
+
+
+class _ConvArgs(NamedTuple):
+    input: np.ndarray  # (N, C, H, W), converted to `dtype`
+    weight: np.ndarray  # (K, C/groups, kH, kW)
+    bias: np.ndarray | None  # (K,)
+    grad_output: np.ndarray | None  # (N, K, H_out, W_out), backward only
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]  # (left, right, top, bottom), pad2d's order
+    dilation: tuple[int, int]
+    groups: int
+    output_size: tuple[int, int]
+    batched: bool
+    dtype: np.dtype
+
+
+def _padding_amounts(padding, kernel_size, stride, dilation, op):
+    """(left, right, top, bottom) for an int, a pair, ``'valid'`` or ``'same'``."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise RuntimeError(
+                f"{op}: invalid padding string {padding!r}: expected 'valid' or 'same', "
+                f"or an int or a pair of ints"
+            )
+        if stride != (1, 1):
+            raise RuntimeError(
+                f"{op}: padding='same' is not supported for strided convolutions "
+                f"(expected stride 1, got stride={stride})"
+            )
+        # A dilated kernel spans d*(k-1)+1 pixels: pad d*(k-1) in total, and when that is
+        # odd put the extra pixel on the right/bottom, exactly as PyTorch does.
+        total_h, total_w = (d * (k - 1) for d, k in zip(dilation, kernel_size))
+        return (total_w // 2, total_w - total_w // 2, total_h // 2, total_h - total_h // 2)
+    ph, pw = pair(padding, "padding")
+    check_non_negative((ph, pw), "padding")
+    return (pw, pw, ph, ph)
+
+
+def _torch_size(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, op,
+                     grad_output=None) -> _ConvArgs:
+    """Validate conv2d's arguments once, for the forward, the naive loops and the backward.
+
+    Shapes and messages follow ``torch.nn.functional.conv2d``; an unbatched ``(C, H, W)``
+    input is given a batch axis of 1 and ``batched`` says to remove it again.
+    """
+    x = as_float_array(input, "input")
+    w = as_float_array(weight, "weight")
+    b = None if bias is None else as_float_array(bias, "bias")
+    check_rank(x, "input", (3, 4), op, "N, C, H, W or unbatched C, H, W")
+    check_rank(w, "weight", (4,), op, "out_channels, in_channels/groups, kH, kW")
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if groups <= 0:
+        raise RuntimeError(f"{op}: non-positive groups is not supported: expected groups >= 1, "
+                           f"got groups={groups}")
+    s = pair(stride, "stride")
+    check_positive(s, "stride")
+    d = pair(dilation, "dilation")
+    check_positive(d, "dilation")
+    kernel = w.shape[2:]
+    pads = _padding_amounts(padding, kernel, s, d, op)
+
+    batched = x.ndim == 4
+    x = x if batched else x[None]
+    out_channels, in_per_group = w.shape[:2]
+    if out_channels == 0 or out_channels % groups:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0 "
+            f"(out_channels), but got weight of size {_torch_size(w.shape)} instead"
+        )
+    if x.shape[1] != in_per_group * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {_torch_size(w.shape)}, expected "
+            f"input{_torch_size(x.shape)} to have {in_per_group * groups} channels, but got "
+            f"{x.shape[1]} channels instead"
+        )
+    if b is not None and b.shape != (out_channels,):
+        raise RuntimeError(
+            f"Given weight of size {_torch_size(w.shape)}, expected bias to be 1-dimensional "
+            f"with {out_channels} elements, but got bias of size {_torch_size(b.shape)} instead"
+        )
+    padded = (x.shape[2] + pads[2] + pads[3], x.shape[3] + pads[0] + pads[1])
+    span = tuple(dd * (k - 1) + 1 for dd, k in zip(d, kernel))
+    if padded[0] < span[0] or padded[1] < span[1]:
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({padded[0]} x {padded[1]}). "
+            f"Kernel size: ({span[0]} x {span[1]}). "
+            f"Kernel size can't be greater than actual input size"
+        )
+    # padding.conv_output_size's formula, inlined: this function runs on every call and the
+    # checks above already hold.
+    output_size = ((padded[0] - span[0]) // s[0] + 1, (padded[1] - span[1]) // s[1] + 1)
+
+    gy = None
+    if grad_output is not None:
+        gy = as_float_array(grad_output, "grad_output")
+        expected = (x.shape[0], out_channels, *output_size)
+        if gy.shape != (expected if batched else expected[1:]):
+            raise RuntimeError(
+                f"{op}: expected grad_output of shape {expected if batched else expected[1:]} "
+                f"(the shape of the forward output), got grad_output of shape {gy.shape}"
+            )
+        gy = gy if batched else gy[None]
+
+    dtype = result_dtype(x, w, b, gy)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    b = None if b is None else b.astype(dtype, copy=False)
+    gy = None if gy is None else gy.astype(dtype, copy=False)
+    return _ConvArgs(x, w, b, gy, s, pads, d, int(groups), output_size, batched, dtype)
+
+
+def _padded(a: _ConvArgs) -> np.ndarray:
+    return pad2d(a.input, a.padding) if any(a.padding) else a.input
+
+
+def _is_pointwise(a: _ConvArgs) -> bool:
+    """A 1x1 kernel at stride 1 with no padding: the convolution is one matrix multiply."""
+    return (a.weight.shape[2:] == (1, 1) and a.stride == (1, 1) and not any(a.padding)
+            and a.groups == 1)
+
+
+def _column_buffer(n: int, groups: int, rows: int, length: int, dtype):
+    """Images per chunk and one im2col buffer ``(chunk, groups, rows, length)`` reused by all
+    chunks: unlike one huge im2col matrix, it stays in cache until BLAS has read it."""
+    step = max(1, min(n, _CHUNK_ELEMENTS // max(groups * rows * length, 1)))
+    return step, np.empty((step, groups, rows, length), dtype=dtype)
+
+
+def _grouped(x: np.ndarray, groups: int) -> np.ndarray:
+    """View (N, C, H, W) as (N, groups, C/groups, H, W)."""
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w)
+
+
+def _unbatch(y: np.ndarray, batched: bool) -> np.ndarray:
+    return y if batched else y[0]
+
+
+def _forward(a: _ConvArgs) -> np.ndarray:
+    """conv2d on validated arguments: (N, C, H, W) -> (N, K, H_out, W_out)."""
+    x, w, g = a.input, a.weight, a.groups
+    n, c = x.shape[:2]
+    k, c_g, kh, kw = w.shape
+    h_out, w_out = a.output_size
+    if _is_pointwise(a):
+        out = np.matmul(w.reshape(k, c), x.reshape(n, c, h_out * w_out))
+        if a.bias is not None:
+            out += a.bias[:, None]
+        return out.reshape(n, k, h_out, w_out)
+
+    rows, length = c_g * kh * kw, h_out * w_out
+    w_mat = w.reshape(g, k // g, rows)  # one (K/g, C/g*kH*kW) matrix per group
+    extra = 0
+    if a.bias is not None:
+        # The bias trick: a row of ones under each group's columns and the bias as one more
+        # weight column, so the matrix multiply adds the bias with no extra pass over `out`.
+        w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
+        extra = 1
+    xp = _padded(a)
+    out = np.empty((n, g, k // g, length), dtype=a.dtype)
+
+    step, buf = _column_buffer(n, g, rows + extra, length, a.dtype)
+    buf[:, :, rows:] = 1
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = buf[: stop - start]
+        _unfold(_grouped(xp[start:stop], g), (kh, kw), a.stride, a.dilation,
+                out=cols[:, :, :rows].reshape(stop - start, g, c_g, kh, kw, h_out, w_out))
+        np.matmul(w_mat, cols, out=out[start:stop])
+    return out.reshape(n, k, h_out, w_out)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """2-D convolution (cross-correlation) of an image batch, as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : ndarray, shape (C_out, C_in / groups, kH, kW)
+    bias : ndarray, shape (C_out,), optional
+    stride : int or pair of ints
+    padding : int, pair of ints, 'valid' or 'same'
+        Zeros added on both sides. ``'same'`` keeps H and W (stride 1 only); with an even
+        kernel the extra zero goes on the bottom/right, as in PyTorch.
+    dilation : int or pair of ints
+        Spacing between kernel taps (1 = contiguous kernel).
+    groups : int
+        Input and output channels are split into `groups` independent convolutions;
+        ``groups == C_in`` is a depthwise convolution.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+        float32 only if every operand is float32, float64 otherwise.
+
+    Notes
+    -----
+    .. math:: y_{n,k,i,j} = b_k + \\sum_{c,u,v} w_{k,c,u,v}\\,
+              x_{n,\\,g C_g + c,\\; i s_H + u d_H - p_{top},\\; j s_W + v d_W - p_{left}}
+
+    where :math:`g = \\lfloor k / (C_{out}/\\mathrm{groups}) \\rfloor` is the group of output
+    channel k and :math:`C_g = C_{in}/\\mathrm{groups}`, and
+
+    .. math:: H_{out} = \\left\\lfloor \\frac{H + 2P - D(k_H - 1) - 1}{S} \\right\\rfloor + 1
+
+    (same for W). Implementation: the receptive fields are copied into columns (im2col) and
+    every output is one matrix product ``weight.reshape(C_out, -1) @ columns``; a 1x1 kernel at
+    stride 1 needs no copy at all.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> conv2d(x, np.ones((1, 1, 3, 3)))[0, 0]
+    array([[45., 54.],
+           [81., 90.]])
+    """
+    a = _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, "conv2d")
+    return _unbatch(_forward(a), a.batched)
+
+
+def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1,
+                 groups=1) -> np.ndarray:
+    """:func:`conv2d` written as the loops of its definition: slow, but easy to read.
+
+    Same parameters, shapes and errors as :func:`conv2d`.
+    """
+    a = _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, "conv2d_naive")
+    x, w = _padded(a), a.weight
+    (sh, sw), (dh, dw) = a.stride, a.dilation
+    n = x.shape[0]
+    out_channels, in_per_group, kh, kw = w.shape
+    out_per_group = out_channels // a.groups
+    h_out, w_out = a.output_size
+    out = np.zeros((n, out_channels, h_out, w_out), dtype=a.dtype)
+    for b in range(n):
+        for k in range(out_channels):
+            first = (k // out_per_group) * in_per_group  # the input channels k's group sees
+            channels = slice(first, first + in_per_group)
+            for i in range(h_out):
+                for j in range(w_out):
+                    # the dilated receptive field of output pixel (i, j): kh x kw taps
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    out[b, k, i, j] = np.sum(x[b, channels, rows, cols] * w[k])
+            if a.bias is not None:
+                out[b, k] += a.bias[k]
+    return _unbatch(out, a.batched)
+
+
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                    groups=1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d` with respect to its input, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+        Gradient of the loss with respect to the output of :func:`conv2d`.
+    input, weight, stride, padding, dilation, groups
+        The forward call's arguments (the bias does not change any gradient).
+
+    Returns
+    -------
+    grad_input : ndarray, shape like `input`
+    grad_weight : ndarray, shape like `weight`
+    grad_bias : ndarray, shape (C_out,)
+
+    Notes
+    -----
+    With the im2col matrix :math:`X` of the input (one column per output position):
+
+    .. math:: \\frac{\\partial L}{\\partial W} = \\sum_n G_n X_n^T, \\qquad
+              \\frac{\\partial L}{\\partial X_n} = W^T G_n, \\qquad
+              \\frac{\\partial L}{\\partial b_k} = \\sum_{n,i,j} G_{n,k,i,j}
+
+    and col2im adds the column gradients back into the image. At stride 1 the input gradient
+    is also a *full* convolution of `grad_output` with the spatially flipped filters, input and
+    output channels swapped (the backward pass of a convolution is a convolution); it is
+    computed that way when that is faster.
+    """
+    a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
+                         "conv2d_backward", grad_output=grad_output)
+    x, w, g = a.input, a.weight, a.groups
+    n, c, h, wd = x.shape
+    k, c_g, kh, kw = w.shape
+    h_out, w_out = a.output_size
+    rows, length = c_g * kh * kw, h_out * w_out
+    gy = a.grad_output.reshape(n, g, k // g, length)
+    grad_bias = gy.sum(axis=3).sum(axis=0).reshape(k)
+    if _is_pointwise(a):
+        xs = x.reshape(n, c, length)
+        grad_weight = np.matmul(gy[:, 0], xs.transpose(0, 2, 1)).sum(axis=0)
+        grad_input = np.matmul(w.reshape(k, c).T, gy[:, 0]).reshape(x.shape)
+        return _unbatch(grad_input, a.batched), grad_weight.reshape(w.shape), grad_bias
+
+    as_conv = _input_gradient_as_convolution(a)
+    grad_input = None if as_conv is None else _forward(as_conv)
+    xp = _padded(a)
+    w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
+    grad_w = np.zeros((g, k // g, rows), dtype=a.dtype)
+    grad_xp = np.zeros(xp.shape, dtype=a.dtype) if grad_input is None else None
+    step, buf = _column_buffer(n, g, rows, length, a.dtype)
+    grad_buf = np.empty_like(buf) if grad_input is None else None
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = buf[: stop - start]
+        _unfold(_grouped(xp[start:stop], g), (kh, kw), a.stride, a.dilation,
+                out=cols.reshape(stop - start, g, c_g, kh, kw, h_out, w_out))
+        # dL/dW = sum over images of G X^T
+        grad_w += np.matmul(gy[start:stop], cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        if grad_input is None:
+            # dL/dX as columns is W^T G; col2im adds each column back where it was read
+            grad_cols = np.matmul(w_t, gy[start:stop], out=grad_buf[: stop - start])
+            _fold_add(grad_cols.reshape(stop - start, c, kh, kw, h_out, w_out),
+                      grad_xp[start:stop], a.stride, a.dilation)
+    if grad_input is None:
+        left, _, top, _ = a.padding
+        grad_input = np.ascontiguousarray(grad_xp[:, :, top:top + h, left:left + wd])
+    return _unbatch(grad_input, a.batched), grad_w.reshape(w.shape), grad_bias
+
+
+def _input_gradient_as_convolution(a: _ConvArgs) -> _ConvArgs | None:
+    """Arguments of the convolution that computes dL/dinput, or None to use col2im instead.
+
+    At stride 1, input pixel (r, s) met weight (u, v) at output (r - u, s - v), so dL/dx is a
+    correlation of grad_output with the filters flipped in both spatial axes and with input
+    and output channels swapped, zero-padded by d*(k-1) - p: a "full" convolution.
+    """
+    k, c_g, kh, kw = a.weight.shape
+    c, g = a.input.shape[1], a.groups
+    span_h, span_w = a.dilation[0] * (kh - 1), a.dilation[1] * (kw - 1)
+    left, right, top, bottom = a.padding
+    pads = (span_w - left, span_w - right, span_h - top, span_h - bottom)
+    # Copying grad_output's windows (K*kH*kW rows per pixel) is faster than col2im's strided
+    # adds (C*kH*kW rows) unless there are many more output than input channels.
+    if a.stride != (1, 1) or min(pads) < 0 or k > _TRANSPOSED_MAX_RATIO * c:
+        return None
+    flipped = (a.weight.reshape(g, k // g, c_g, kh, kw).transpose(0, 2, 1, 3, 4)
+               .reshape(c, k // g, kh, kw)[:, :, ::-1, ::-1])
+    return a._replace(input=a.grad_output, weight=flipped, bias=None, grad_output=None,
+                      padding=pads, output_size=a.input.shape[2:])
+
+
+def conv2d_backward_naive(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                          groups=1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`conv2d_backward` as loops: each output pixel sends its gradient back along the
+    connections it was computed from. Same parameters and results as :func:`conv2d_backward`.
+    """
+    a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
+                         "conv2d_backward_naive", grad_output=grad_output)
+    x, w, gy = _padded(a), a.weight, a.grad_output
+    (sh, sw), (dh, dw) = a.stride, a.dilation
+    n = x.shape[0]
+    out_channels, in_per_group, kh, kw = w.shape
+    out_per_group = out_channels // a.groups
+    h_out, w_out = a.output_size
+    grad_x = np.zeros_like(x)
+    grad_w = np.zeros_like(w)
+    for b in range(n):
+        for k in range(out_channels):
+            first = (k // out_per_group) * in_per_group
+            channels = slice(first, first + in_per_group)
+            for i in range(h_out):
+                for j in range(w_out):
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    # y[b,k,i,j] = sum(x[window] * w[k]): each factor's gradient is the other
+                    grad_x[b, channels, rows, cols] += gy[b, k, i, j] * w[k]
+                    grad_w[k] += gy[b, k, i, j] * x[b, channels, rows, cols]
+    grad_bias = gy.sum(axis=(0, 2, 3))
+    left, _, top, _ = a.padding
+    h, wd = a.input.shape[2:]
+    grad_input = grad_x[:, :, top:top + h, left:left + wd].copy()
+    return _unbatch(grad_input, a.batched), grad_w, grad_bias
+
+
+def _as_2d(x, name: str, op: str) -> np.ndarray:
+    arr = as_float_array(x, name)
+    check_rank(arr, name, (2,), op, "H, W")
+    return arr
+
+
+def corr2d(x, k) -> np.ndarray:
+    """Valid 2-D cross-correlation of one image with one kernel (what ``conv2d`` computes).
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    k : ndarray, shape (kH, kW)
+        At most as large as `x` in each axis.
+
+    Returns
+    -------
+    ndarray, shape (H - kH + 1, W - kW + 1)
+
+    Notes
+    -----
+    .. math:: y_{i,j} = \\sum_{u,v} x_{i+u,\\,j+v}\\, k_{u,v}
+
+    The kernel slides over the image as it is; :func:`convolve2d` flips it first.
+
+    Examples
+    --------
+    >>> corr2d(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([[1.0, 0.0]]))
+    array([[1., 2.],
+           [4., 5.]])
+    """
+    image, kernel = _as_2d(x, "x", "corr2d"), _as_2d(k, "k", "corr2d")
+    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
+        raise RuntimeError(
+            f"corr2d: kernel k of shape {kernel.shape} is larger than the image x of shape "
+            f"{image.shape}; a valid correlation needs kH <= H and kW <= W"
+        )
+    windows = sliding_windows(image, kernel.shape)  # (H_out, W_out, kH, kW)
+    return np.tensordot(windows, kernel, axes=([2, 3], [0, 1])).astype(
+        result_dtype(image, kernel), copy=False)
+
+
+def convolve2d(x, k) -> np.ndarray:
+    """Valid 2-D convolution in the signal-processing sense: the kernel is flipped in both axes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    k : ndarray, shape (kH, kW)
+
+    Returns
+    -------
+    ndarray, shape (H - kH + 1, W - kW + 1)
+        Equal to ``scipy.signal.convolve2d(x, k, mode='valid')``.
+
+    Notes
+    -----
+    .. math:: y_{i,j} = \\sum_{u,v} x_{i+u,\\,j+v}\\, k_{kH-1-u,\\,kW-1-v}
+
+    Convolution is commutative and associative, correlation is not; for a learned kernel the
+    difference does not matter (the network learns the flipped kernel), which is why deep
+    learning libraries compute correlations and call them convolutions.
+
+    Examples
+    --------
+    >>> convolve2d(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([[1.0, 0.0]]))
+    array([[2., 3.],
+           [5., 6.]])
+    """
+    kernel = _as_2d(k, "k", "convolve2d")
+    return corr2d(x, kernel[::-1, ::-1])
+
+
+def locally_connected2d(input, weight, bias=None, stride=1, padding=0) -> np.ndarray:
+    """A convolution-shaped layer without parameter sharing: every output position owns its
+    filters.
+
+    Parameters
+    ----------
+    input : ndarray, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : ndarray, shape (H_out, W_out, C_out, C_in, kH, kW)
+        ``weight[i, j]`` is a full ``(C_out, C_in, kH, kW)`` filter bank used only at output
+        position (i, j); ``H_out, W_out`` must be the output size the stride and padding give.
+    bias : ndarray, shape (C_out, H_out, W_out), optional
+        One bias per output neuron.
+    stride : int or pair of ints
+    padding : int or pair of ints
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+
+    Notes
+    -----
+    .. math:: y_{n,k,i,j} = b_{k,i,j} + \\sum_{c,u,v} w_{i,j,k,c,u,v}\\,
+              x_{n,c,\\,i s_H + u - p_H,\\,j s_W + v - p_W}
+
+    The layer has ``H_out*W_out*C_out*(C_in*kH*kW + 1)`` parameters with its bias, against
+    ``C_out*(C_in*kH*kW + 1)`` for :func:`conv2d`: for AlexNet's first layer that is
+    105,705,600 against 34,944.
+    """
+    op = "locally_connected2d"
+    x = as_float_array(input, "input")
+    w = as_float_array(weight, "weight")
+    b = None if bias is None else as_float_array(bias, "bias")
+    check_rank(x, "input", (3, 4), op, "N, C, H, W or unbatched C, H, W")
+    check_rank(w, "weight", (6,), op, "H_out, W_out, out_channels, in_channels, kH, kW")
+    s = pair(stride, "stride")
+    check_positive(s, "stride")
+    p = pair(padding, "padding")
+    check_non_negative(p, "padding")
+    batched = x.ndim == 4
+    x = x if batched else x[None]
+    h_out, w_out, k, c, kh, kw = w.shape
+    if x.shape[1] != c:
+        raise RuntimeError(
+            f"{op}: weight of shape {w.shape} expects input with {c} channels, but got input of "
+            f"shape {x.shape[1:] if not batched else x.shape} with {x.shape[1]} channels"
+        )
+    size = (x.shape[2], x.shape[3])
+    expected = conv_output_size(size, (kh, kw), stride=s, padding=p)
+    if (h_out, w_out) != expected:
+        raise RuntimeError(
+            f"{op}: input of spatial size {size} with kernel ({kh}, {kw}), stride {s} and padding "
+            f"{p} gives outputs of size {expected}, but weight has shape {w.shape}, made for "
+            f"outputs of size ({h_out}, {w_out}); expected weight.shape[:2] == {expected}"
+        )
+    if b is not None and b.shape != (k, h_out, w_out):
+        raise RuntimeError(
+            f"{op}: expected bias of shape (out_channels, H_out, W_out) = {(k, h_out, w_out)}, "
+            f"got bias of shape {b.shape}"
+        )
+    dtype = result_dtype(x, w, b)
+    xp = pad2d(x, p) if any(p) else x
+    windows = sliding_windows(xp.astype(dtype, copy=False), (kh, kw), s)  # (N, C, Ho, Wo, kH, kW)
+    # One small matrix multiply per output position: (N, C*kH*kW) @ (C*kH*kW, K).
+    cols = windows.transpose(2, 3, 0, 1, 4, 5).reshape(h_out * w_out, x.shape[0], -1)
+    filters = w.astype(dtype, copy=False).reshape(h_out * w_out, k, -1).transpose(0, 2, 1)
+    out = np.matmul(cols, filters)  # (H_out*W_out, N, K)
+    out = np.ascontiguousarray(out.transpose(1, 2, 0)).reshape(x.shape[0], k, h_out, w_out)
+    if b is not None:
+        out += b.astype(dtype, copy=False)
+    return out if batched else out[0]
