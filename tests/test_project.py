@@ -62,3 +62,24 @@ def test_make_install_is_idempotent():
     result = subprocess.run(["make", "-n", "install"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "pip install" not in result.stdout, result.stdout
+
+
+def test_every_operation_and_backward_is_importable_from_the_top_level():
+    import types
+
+    import cnncourse
+
+    required = {"conv2d", "conv2d_naive", "corr2d", "convolve2d", "pad2d", "conv_output_size",
+                "max_pool2d", "avg_pool2d", "lp_pool2d", "channel_pool", "global_avg_pool2d",
+                "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "linear", "one_hot",
+                "locally_connected2d", "im2col", "col2im", "cross_entropy", "conv2d_backward",
+                "max_pool2d_backward", "avg_pool2d_backward", "lp_pool2d_backward",
+                "relu_backward", "sigmoid_backward", "tanh_backward", "linear_backward"}
+    assert required <= set(cnncourse.__all__)
+    for name in cnncourse.__all__:
+        assert callable(getattr(cnncourse, name)), name
+    # A function exported under a module's name would shadow the module (cnncourse.ops.linear).
+    import cnncourse.ops.im2col
+    import cnncourse.ops.linear
+    assert isinstance(cnncourse.ops.linear, types.ModuleType)
+    assert isinstance(cnncourse.ops.im2col, types.ModuleType)

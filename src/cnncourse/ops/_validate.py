@@ -18,6 +18,7 @@ __all__ = [
     "check_positive",
     "check_non_negative",
     "result_dtype",
+    "wrap_dim",
 ]
 
 
@@ -72,3 +73,19 @@ def check_non_negative(value: tuple[int, ...], name: str) -> None:
 def result_dtype(*arrays: np.ndarray | None) -> np.dtype:
     """The floating dtype of an operation's result: float32 only if every operand is float32."""
     return np.result_type(*[a.dtype for a in arrays if a is not None])
+
+def wrap_dim(dim, ndim: int, name: str = "dim") -> int:
+    """Turn a possibly negative axis into a non-negative one, refusing it as PyTorch does.
+
+    A 0-d array counts as 1-d here, as in PyTorch, so ``dim=0`` and ``dim=-1`` are both valid
+    for a scalar.
+    """
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{name} must be an int, got {dim!r}")
+    rank = max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
+            f"but got {dim}): {name}={dim} for an input with {ndim} dimensions"
+        )
+    return int(dim) % rank

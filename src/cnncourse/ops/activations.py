@@ -7,11 +7,10 @@ float32 as float32 and float64 as float64, and promotes ints and bools to float6
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from ._validate import as_float_array, result_dtype
+from ._validate import as_float_array, result_dtype, wrap_dim
 
 __all__ = [
     "log_softmax",
@@ -25,22 +24,6 @@ __all__ = [
     "tanh_backward",
 ]
 
-
-def _wrap_dim(dim, ndim: int, name: str = "dim") -> int:
-    """Turn a possibly negative axis into a non-negative one, refusing it as PyTorch does.
-
-    A 0-d array counts as 1-d here, as in PyTorch, so ``dim=0`` and ``dim=-1`` are both valid
-    for a scalar.
-    """
-    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"{name} must be an int, got {dim!r}")
-    rank = max(ndim, 1)
-    if not -rank <= dim < rank:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
-            f"but got {dim}): {name}={dim} for an input with {ndim} dimensions"
-        )
-    return int(dim) % rank
 
 
 def _check_same_shape(grad_output: np.ndarray, other: np.ndarray, other_name: str, op: str) -> None:
@@ -252,7 +235,7 @@ def softmax(input, dim: int = -1) -> np.ndarray:
     array([0.7, 0.2, 0.1])
     """
     x = as_float_array(input, "input")
-    axis = _wrap_dim(dim, x.ndim)
+    axis = wrap_dim(dim, x.ndim)
     e = np.exp(_shifted(_at_least_1d(x), axis))
     with np.errstate(invalid="ignore"):  # 0/0 only for rows PyTorch also turns into NaN
         return (e / e.sum(axis=axis, keepdims=True)).reshape(x.shape)
@@ -286,7 +269,7 @@ def log_softmax(input, dim: int = -1) -> np.ndarray:
     array([    0., -1000., -2000.])
     """
     x = as_float_array(input, "input")
-    axis = _wrap_dim(dim, x.ndim)
+    axis = wrap_dim(dim, x.ndim)
     s = _shifted(_at_least_1d(x), axis)
     # log(0) and inf - inf only occur for rows without a finite maximum; PyTorch gives NaN too.
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -315,6 +298,6 @@ def softmax_backward(grad_output, output, dim: int = -1) -> np.ndarray:
     .. math:: \\frac{\\partial L}{\\partial x_j} = y_j \\Big(g_j - \\sum_i g_i y_i\\Big)
     """
     g, y = _backward_operands(grad_output, output, "output", "softmax_backward")
-    axis = _wrap_dim(dim, y.ndim)
+    axis = wrap_dim(dim, y.ndim)
     g1, y1 = _at_least_1d(g), _at_least_1d(y)
     return (y1 * (g1 - np.sum(g1 * y1, axis=axis, keepdims=True))).reshape(y.shape)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_rank, result_dtype
-from .activations import _wrap_dim
+from ._validate import as_float_array, check_rank, result_dtype, wrap_dim
 
 __all__ = ["flatten", "linear", "linear_backward"]
 
@@ -154,8 +153,8 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
     (2, 60)
     """
     x = np.asarray(input)
-    start = _wrap_dim(start_dim, x.ndim, "start_dim")
-    end = _wrap_dim(end_dim, x.ndim, "end_dim")
+    start = wrap_dim(start_dim, x.ndim, "start_dim")
+    end = wrap_dim(end_dim, x.ndim, "end_dim")
     if start > end:
         raise RuntimeError(
             f"flatten() has invalid args: start_dim cannot come after end_dim, got "
