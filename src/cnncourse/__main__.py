@@ -1,0 +1,7 @@
+"""``python -m cnncourse``: the same as the ``cnncourse`` command."""
+
+import sys
+
+from cnncourse.cli import main
+
+sys.exit(main())
