@@ -1,0 +1,208 @@
+"""How fast are cnncourse's conv2d, conv2d_backward and max_pool2d next to PyTorch on the CPU?
+
+Every (case, operation, library) is timed in a fresh subprocess, so the two libraries never
+share a process (no thread-pool or allocator interference): a few warm-up calls, then the median
+of the timed repeats (fast calls are looped to about 20 ms per repeat), float32, default thread
+counts. The parent prints a markdown table and can write it to a file:
+
+    .venv/bin/python benchmarks/bench_conv.py                  # every case and operation
+    .venv/bin/python benchmarks/bench_conv.py --ops forward --cases digits 1x1
+    .venv/bin/python benchmarks/bench_conv.py --out benchmarks/results/conv.md
+    .venv/bin/python benchmarks/bench_conv.py --threads 1 --clock cpu   # per-core, busy machine
+
+``ratio`` is numpy time / torch time (below 1 means numpy is faster). Targets apply to the
+forward convolution only; the backward and pooling rows are reported for information.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import NamedTuple
+
+
+class Case(NamedTuple):
+    name: str
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int
+    f: int
+    stride: int
+    padding: int
+    target: float  # numpy may take at most this many times torch's time (forward)
+
+
+CASES = [
+    Case("cifar 3x3", 64, 3, 32, 32, 32, 3, 1, 1, 1.5),
+    Case("resnet 3x3", 8, 64, 56, 56, 64, 3, 1, 1, 1.5),
+    Case("alexnet conv1", 8, 3, 227, 227, 96, 11, 4, 0, 1.5),
+    Case("digits", 128, 1, 8, 8, 16, 3, 1, 1, 1.1),
+    Case("1x1", 16, 256, 28, 28, 64, 1, 1, 0, 1.1),
+]
+OPS = ["forward", "backward", "max_pool2d"]
+LIBS = ["numpy", "torch"]
+
+
+def _output_hw(case: Case) -> tuple[int, int]:
+    return tuple((size + 2 * case.padding - case.f) // case.stride + 1 for size in (case.h, case.w))
+
+
+def _numpy_call(case: Case, op: str, rng):
+    import numpy as np
+
+    x = rng.standard_normal((case.n, case.c, case.h, case.w), dtype=np.float32)
+    w = rng.standard_normal((case.k, case.c, case.f, case.f), dtype=np.float32)
+    b = rng.standard_normal(case.k, dtype=np.float32)
+    if op == "forward":
+        from cnncourse.ops.conv import conv2d
+
+        return lambda: conv2d(x, w, b, stride=case.stride, padding=case.padding)
+    if op == "backward":
+        from cnncourse.ops.conv import conv2d_backward
+
+        gy = rng.standard_normal((case.n, case.k, *_output_hw(case)), dtype=np.float32)
+        return lambda: conv2d_backward(gy, x, w, stride=case.stride, padding=case.padding)
+    from cnncourse.ops.pool import max_pool2d
+
+    y = rng.standard_normal((case.n, case.k, *_output_hw(case)), dtype=np.float32)
+    return lambda: max_pool2d(y, 2, 2)
+
+
+def _torch_call(case: Case, op: str, rng):
+    import torch
+    import torch.nn.functional as F
+
+    def t(*shape):
+        return torch.from_numpy(rng.standard_normal(shape).astype("float32"))
+
+    x, w, b = t(case.n, case.c, case.h, case.w), t(case.k, case.c, case.f, case.f), t(case.k)
+    if op == "forward":
+        def forward():
+            with torch.no_grad():
+                return F.conv2d(x, w, b, stride=case.stride, padding=case.padding)
+        return forward
+    if op == "backward":
+        xg, wg, bg = (a.clone().requires_grad_() for a in (x, w, b))
+        y = F.conv2d(xg, wg, bg, stride=case.stride, padding=case.padding)
+        gy = torch.randn_like(y)
+        # Only the backward pass is timed: the graph is built once and kept.
+        return lambda: torch.autograd.grad(y, (xg, wg, bg), gy, retain_graph=True)
+    y = t(case.n, case.k, *_output_hw(case))
+    return lambda: F.max_pool2d(y, 2, 2)
+
+
+def _worker(lib: str, case_name: str, op: str, warmup: int, repeats: int, threads: int | None,
+            clock: str) -> None:
+    import numpy as np
+
+    if threads and lib == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    # process time counts the CPU time of all the process's threads: only meaningful with one
+    timer = time.process_time if clock == "cpu" else time.perf_counter
+    case = next(c for c in CASES if c.name == case_name)
+    rng = np.random.default_rng(0)
+    try:
+        call = (_numpy_call if lib == "numpy" else _torch_call)(case, op, rng)
+    except ImportError as exc:  # e.g. cnncourse.ops.pool not written yet
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return
+    for _ in range(warmup):
+        call()
+    start = timer()
+    call()
+    # fast calls are timed in loops of about 20 ms, so the clock's resolution does not matter
+    loops = max(1, int(0.02 / max(timer() - start, 1e-6)))
+    times = []
+    for _ in range(repeats):
+        start = timer()
+        for _ in range(loops):
+            call()
+        times.append((timer() - start) / loops)
+    print(json.dumps({"ms": float(np.median(times) * 1e3)}))
+
+
+def _measure(lib: str, case: Case, op: str, args) -> float | None:
+    cmd = [sys.executable, __file__, "--worker", lib, case.name, op, "--warmup", str(args.warmup),
+           "--repeats", str(args.repeats), "--clock", args.clock]
+    env = dict(os.environ)
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+        # BLAS reads these when it is loaded, so they must be set before numpy is imported
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.threads)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        print(f"{lib} {case.name} {op} failed:\n{done.stderr}", file=sys.stderr)
+        return None
+    result = json.loads(lines[-1])
+    if "error" in result:
+        print(f"{lib} {case.name} {op}: {result['error']}", file=sys.stderr)
+        return None
+    return result["ms"]
+
+
+def _fmt(ms: float | None) -> str:
+    return "n/a" if ms is None else f"{ms:.2f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", help="substrings of case names to run (default: all)")
+    parser.add_argument("--ops", nargs="*", choices=OPS, default=OPS)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int,
+                        help="limit both libraries to this many threads (default: their own)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU time, steadier on a busy machine (use --threads 1)")
+    parser.add_argument("--out", help="also write the markdown table to this file")
+    parser.add_argument("--worker", nargs=3, metavar=("LIB", "CASE", "OP"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(*args.worker, args.warmup, args.repeats, args.threads, args.clock)
+        return 0
+
+    cases = [c for c in CASES if not args.cases or any(s in c.name for s in args.cases)]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        (f"conv2d benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load:.2f} at start, float32, median of {args.repeats} after "
+        f"{args.warmup} warm-up calls, one process per library and case, "
+        f"{args.threads or 'default'} threads, {args.clock} clock"),
+        "",
+        "| case | op | shape (N,C,H,W) K F S P | numpy ms | torch ms | ratio | target | met? |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    print("\n".join(lines), flush=True)
+    for case in cases:
+        for op in args.ops:
+            ms = {lib: _measure(lib, case, op, args) for lib in LIBS}
+            ratio = ms["numpy"] / ms["torch"] if None not in ms.values() else None
+            target = case.target if op == "forward" else None
+            met = "-" if target is None or ratio is None else ("yes" if ratio <= target else "no")
+            shape = (f"{case.n},{case.c},{case.h},{case.w} {case.k} {case.f} {case.stride} "
+                     f"{case.padding}")
+            row = (f"| {case.name} | {op} | {shape} | {_fmt(ms['numpy'])} | {_fmt(ms['torch'])} | "
+                   f"{'n/a' if ratio is None else f'{ratio:.2f}'} | "
+                   f"{'-' if target is None else f'{target:.1f}x'} | {met} |")
+            lines.append(row)
+            print(row, flush=True)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
