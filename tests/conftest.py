@@ -16,3 +16,23 @@ def rng() -> np.random.Generator:
 def torch():
     """The ``torch`` module, or skip the test when PyTorch is missing (it is an oracle only)."""
     return pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def untampered_checks(request):
+    """Tests of the graded checks start and end with an untampered checks state.
+
+    Several of them tamper on purpose (that is what they test); a leftover entry in the tamper
+    log would make every later check fail with "[tampered]".
+    """
+    if not request.module.__name__.rpartition(".")[2].startswith("test_checks_"):
+        yield
+        return
+    from cnncourse import checks
+    from cnncourse.checks import _core
+
+    _core._reset_tamper_log()
+    checks.verify_untampered()
+    yield
+    _core._reset_tamper_log()
+    checks.verify_untampered()

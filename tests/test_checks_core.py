@@ -38,16 +38,6 @@ def run(student, *, mistakes=(), cases=None, **kwargs):
                               mistakes=mistakes, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def untampered():
-    """Every test starts and ends with an untampered checks state."""
-    _core._reset_tamper_log()
-    checks.verify_untampered()
-    yield
-    _core._reset_tamper_log()
-    checks.verify_untampered()
-
-
 def test_error_classes_are_assertions_and_tamper_messages_are_prefixed():
     assert issubclass(CheckFailure, AssertionError)
     assert issubclass(TamperError, CheckFailure)

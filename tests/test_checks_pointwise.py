@@ -35,14 +35,6 @@ NOTEBOOK_MISTAKES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def untampered():
-    _core._reset_tamper_log()
-    yield
-    _core._reset_tamper_log()
-    checks.verify_untampered()
-
-
 def _fails(check, fn, match, **kwargs):
     with pytest.raises(CheckFailure, match=match) as info:
         check(fn, **kwargs)

@@ -57,14 +57,6 @@ NOTEBOOK_MISTAKES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def untampered():
-    _core._reset_tamper_log()
-    yield
-    _core._reset_tamper_log()
-    checks.verify_untampered()
-
-
 def as_pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 

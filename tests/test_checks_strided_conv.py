@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnncourse import checks
-from cnncourse.checks import CheckFailure, _core
+from cnncourse.checks import CheckFailure
 from cnncourse.checks import strided_conv as sc
 
 HIDDEN = 9137
@@ -44,14 +44,6 @@ NOTEBOOK_MISTAKES = {
             """), "stride left out of the window start"),
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def untampered():
-    _core._reset_tamper_log()
-    yield
-    _core._reset_tamper_log()
-    checks.verify_untampered()
 
 
 def as_pair(v):

@@ -13,10 +13,10 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_non_negative",
+    "check_positive",
     "check_rank",
     "pair",
-    "check_positive",
-    "check_non_negative",
     "result_dtype",
     "wrap_dim",
 ]

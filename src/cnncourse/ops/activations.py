@@ -7,7 +7,6 @@ float32 as float32 and float64 as float64, and promotes ints and bools to float6
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ._validate import as_float_array, result_dtype, wrap_dim

@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._validate import as_float_array, check_non_negative, check_positive, pair
 
-__all__ = ["pad2d", "conv_output_size", "sliding_windows"]
+__all__ = ["conv_output_size", "pad2d", "sliding_windows"]
 
 
 def pad2d(input, padding, value: float = 0.0) -> np.ndarray:
