@@ -26,6 +26,28 @@ NOTEBOOK_MISTAKES = {
                 ph, pw = pair(padding, "padding")
                 return x[:, :, ph:-ph, pw:-pw]
             """), "`x[p:-p]` with p = 0"),
+        ("conv_output_size_solution", textwrap.dedent("""
+            def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, strict=False):
+                span = dilation * (kernel_size - 1) + 1
+                return (size + 2 * padding - span) // stride
+            """), "output size off by one"),
+        ("pad2d_solution", textwrap.dedent("""
+            def pad2d(x, padding):
+                ph, pw = pair(padding, "padding")
+                return np.pad(x, ((ph, ph), (pw, pw), (0, 0), (0, 0)))
+            """), "padding applied to the N and C axes instead of H and W"),
+        ("pad2d_solution", textwrap.dedent("""
+            def pad2d(x, padding):
+                ph, pw = pair(padding, "padding")
+                return np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+            """), "NHWC layout instead of NCHW"),
+        ("pad2d_solution", textwrap.dedent("""
+            def pad2d(x, padding):
+                ph, pw = pair(padding, "padding")
+                out = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+                x[...] = 0  # "clears the scratch space": modifies the caller's array
+                return out
+            """), "input modified in place"),
     ],
 }
 

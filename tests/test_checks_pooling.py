@@ -53,6 +53,23 @@ NOTEBOOK_MISTAKES = {
                         out[:, :, i, j] = window.mean(axis=(2, 3))
                 return out
             """), "stride defaults to 1 instead of kernel_size"),
+        ("max_pool2d_backward_solution", textwrap.dedent("""
+            def max_pool2d_backward(grad_output, input, kernel_size, stride=None):
+                x = np.asarray(input, dtype=float)
+                g = np.asarray(grad_output, dtype=float)
+                kh, kw = as_pair(kernel_size)
+                sh, sw = as_pair(kernel_size if stride is None else stride)
+                grad = np.zeros(x.shape)
+                n, c, h_out, w_out = g.shape
+                for b in range(n):
+                    for ch in range(c):
+                        for i in range(h_out):
+                            for j in range(w_out):
+                                window = x[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                                mask = window == window.max()  # every tied maximum
+                                grad[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw] += mask * g[b, ch, i, j]
+                return grad
+            """), "gradient sent to every tied maximum"),
     ],
 }
 
