@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +27,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "python3"  # the venv's kernelspec (.venv/share/jupyter/kernels/python3)
+
+
+def topic_test_modules() -> list:
+    """Every tests/test_checks_*.py, loaded under a private name.
+
+    Each topic's test file declares its own data (ALL_CHECKS, NOTEBOOK_MISTAKES) so that whoever
+    owns a notebook owns its test data; the generic tests gather it from here.
+    """
+    modules = []
+    for path in sorted(Path(__file__).parent.glob("test_checks_*.py")):
+        if path.name == "test_checks_contract.py":  # the generic test that reads the others
+            continue
+        spec = importlib.util.spec_from_file_location(f"_topic_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
 
 
 def assignments() -> list[str]:

@@ -9,10 +9,8 @@ names it (declared as NOTEBOOK_MISTAKES in each topic's tests/test_checks_<topic
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -22,6 +20,7 @@ from notebook_utils import (
     execute,
     image_outputs,
     source_notebook,
+    topic_test_modules,
     with_answer_replaced,
 )
 
@@ -38,10 +37,7 @@ def _notebook_mistakes() -> dict:
     so that the helper who owns a notebook also owns its mistake submissions.
     """
     merged = {}
-    for path in sorted(Path(__file__).parent.glob("test_checks_*.py")):
-        spec = importlib.util.spec_from_file_location(f"_mistakes_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    for module in topic_test_modules():
         for name, entries in getattr(module, "NOTEBOOK_MISTAKES", {}).items():
             merged.setdefault(name, []).extend(entries)
     return merged
