@@ -31,12 +31,6 @@ from cnncourse.arch import (
     vgg16,
 )
 
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
 # The seed's VGG-16 table (seed 003, "VGGNet in detail"), row by row: name, [H x W x C],
 # memory, weights. The expressions are the seed's own.
 VGG16_SEED_TABLE = [

@@ -34,11 +34,6 @@ from cnncourse.arch import (
 )
 
 
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
 def _torch_forward(spec, params, x, torch, prefix=""):
     """The test's own evaluation of a spec with torch.nn.functional, in float64."""
     F = torch.nn.functional

@@ -23,12 +23,6 @@ from cnncourse.ops.pool import (
     max_pool2d,
 )
 
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
-
-
 # ------------------------------------------------------------------ brute-force oracles
 
 def out_size(n, k, s, p, d, ceil_mode):
