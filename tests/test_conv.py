@@ -20,8 +20,8 @@ from cnncourse.ops.conv import (
     conv2d_naive,
     convolve2d,
     corr2d,
-    locally_connected2d,
 )
+from cnncourse.ops.local import locally_connected2d
 
 
 # --------------------------------------------------------------------------- the oracle

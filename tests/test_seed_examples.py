@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from cnncourse.ops.activations import relu
-from cnncourse.ops.conv import conv2d, corr2d, locally_connected2d
+from cnncourse.ops.conv import conv2d, corr2d
 from cnncourse.ops.im2col import im2col
 from cnncourse.ops.linear import flatten
+from cnncourse.ops.local import locally_connected2d
 from cnncourse.ops.padding import conv_output_size
 
 

@@ -25,10 +25,10 @@ from .ops.conv import (
     conv2d_naive,
     convolve2d,
     corr2d,
-    locally_connected2d,
 )
 from .ops.im2col import col2im, im2col
 from .ops.linear import flatten, linear, linear_backward
+from .ops.local import locally_connected2d
 from .ops.losses import cross_entropy, one_hot
 from .ops.padding import conv_output_size, pad2d
 from .ops.pool import (
