@@ -449,7 +449,8 @@ def run_exercise_check(student_fn: Callable, reference_fn: Callable, cases: Sequ
                        name: str, mistakes: Sequence[Mistake] = (), rtol: float = 1e-6,
                        atol: float = 1e-8, values: bool = True,
                        forbid: Sequence[str] = REFERENCE_MODULES,
-                       allow: Sequence[str] = ()) -> None:
+                       allow: Sequence[str] = (),
+                       compare_outputs: Callable | None = None) -> None:
     """Run `student_fn` on every case, compare with `reference_fn`, print one line if all pass.
 
     Parameters
@@ -469,6 +470,10 @@ def run_exercise_check(student_fn: Callable, reference_fn: Callable, cases: Sequ
     forbid, allow : module-name prefixes
         Calling into `forbid` from the student's function fails with "[reference]", except
         for modules in `allow` and ``ALLOWED_MODULES`` (the shared argument checks).
+    compare_outputs : callable, optional
+        ``compare_outputs(student_result, expected, case, context)`` replaces the array
+        comparison for outputs that are not arrays (lists of names, table rows); it raises
+        CheckFailure, `context` being " for <case description>".
     """
     __tracebackhide__ = True
     verify_untampered()
@@ -490,8 +495,11 @@ def run_exercise_check(student_fn: Callable, reference_fn: Callable, cases: Sequ
                     "implement the operation yourself with numpy.")
             expected = reference_fn(*case.args, **case.kwargs)
             try:
-                compare(call.result, expected, name=name, rtol=rtol, atol=atol,
-                        case_description=text, mistakes=mistakes, case=case, values=values)
+                if compare_outputs is not None:
+                    compare_outputs(call.result, expected, case, f" for {text}")
+                else:
+                    compare(call.result, expected, name=name, rtol=rtol, atol=atol,
+                            case_description=text, mistakes=mistakes, case=case, values=values)
             except CheckFailure as failure:
                 if call.warnings:
                     raise CheckFailure(f"{failure} Your function also warned: "

@@ -14,7 +14,6 @@ import copy
 import functools
 import io
 import numbers
-import warnings
 
 import numpy as np
 
@@ -74,34 +73,8 @@ def check_components(fn, reference, cases, *, name: str, fields, order, mistakes
 def run_exact(student_fn, reference_fn, cases, *, name: str, compare, allow=()) -> None:
     """run_exercise_check for outputs that are lists (names, table rows): compared exactly."""
     __tracebackhide__ = True
-    _core.verify_untampered()
-    if not callable(student_fn):
-        raise CheckFailure(f"{name}: expected a function, got {type(student_fn).__name__}; pass "
-                           "the function itself (no parentheses).")
-    notes: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for case in cases:
-            text = describe_case(reference_fn, case)
-            call = _core.call_student(student_fn, *case.args, _name=name, _case=text,
-                                      _allow=(*_core.ALLOWED_MODULES, *allow), **case.kwargs)
-            _core.verify_untampered()
-            if call.reference_calls:
-                raise CheckFailure(
-                    f"[reference] {name}: your function calls "
-                    f"{', '.join(call.reference_calls[:3])}. Calling the course's own "
-                    "implementation earns nothing here: write it yourself.")
-            try:
-                compare(call.result, reference_fn(*case.args, **case.kwargs), case,
-                        f" for {text}")
-            except CheckFailure as failure:
-                if call.warnings:
-                    raise CheckFailure(f"{failure} Your function also warned: "
-                                       f"{'; '.join(dict.fromkeys(call.warnings))}") from None
-                raise
-            notes.extend(call.warnings)
-    note = f" (note: your function warned: {'; '.join(dict.fromkeys(notes))})" if notes else ""
-    print(f"{name}: OK{note}")
+    _core.run_exercise_check(student_fn, reference_fn, cases, name=name, allow=allow,
+                             compare_outputs=compare)
 
 
 def named_mistake(got, expected, mistakes, case, project=lambda v: v):
