@@ -127,15 +127,41 @@ def test_an_empty_batch_gives_an_empty_output(rng):
     assert conv2d(x, w, b).shape == (0, 2, 3, 3)
 
 
+# conv2d lays the columns of small images side by side (one matrix multiply for the batch) and
+# those of larger images per image; 0 and 10**9 force each layout whatever the image size.
+LAYOUTS = {"per image": 0, "side by side": 10**9}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
+def test_both_column_layouts_match_the_loop_oracle(rng, monkeypatch, layout, x_shape, w_shape,
+                                                   kwargs):
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    x, w, b = _operands(rng, x_shape, w_shape)
+    np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("chunk", [1, 3 * 2 * 9 * 25 * 2])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_in_batch_chunks_gives_the_same_result(rng, monkeypatch, chunk, bias):
+def test_conv2d_in_batch_chunks_gives_the_same_result(rng, monkeypatch, chunk, bias, layout):
     # Large batches are unfolded a few images at a time; force that path, including a short
     # last chunk (5 images in chunks of 2) and grouped weights.
     monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
     x, w, b = _operands(rng, (5, 4, 5, 5), (6, 2, 3, 3), bias)
     np.testing.assert_allclose(conv2d(x, w, b, padding=1, groups=2),
                                loop_conv(x, w, b, padding=1, groups=2), rtol=1e-12, atol=1e-12)
+
+
+def test_a_result_is_not_overwritten_by_the_next_call(rng):
+    # conv2d reuses scratch arrays between calls; what it returns must never be one of them.
+    x, w, b = _operands(rng, (3, 2, 6, 6), (4, 2, 3, 3))
+    first = conv2d(x, w, b, padding=1)
+    kept = first.copy()
+    conv2d(2 * x, -w, b, padding=1)
+    np.testing.assert_array_equal(first, kept)
 
 
 def test_unbatched_input_is_the_first_image_of_a_batch(rng):

@@ -100,13 +100,33 @@ def test_both_ways_of_computing_the_input_gradient_agree(rng, monkeypatch, ratio
                                rtol=1e-12, atol=1e-12)
 
 
+# Columns side by side (small images) or per image (larger ones): 0 and 10**9 force each.
+LAYOUTS = {"per image": 0, "side by side": 10**9}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("ratio", [0, 10**9])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
+def test_both_column_layouts_give_the_naive_gradients(rng, monkeypatch, layout, ratio, x_shape,
+                                                      w_shape, kwargs):
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", ratio)
+    x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)
+    for got, want in zip(conv2d_backward(gy, x, w, **kwargs),
+                         conv2d_backward_naive(gy, x, w, **kwargs)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("chunk", [1, 2 * 4 * 9 * 25 * 2])
-def test_backward_in_batch_chunks_gives_the_same_gradients(rng, monkeypatch, chunk, ratio):
+def test_backward_in_batch_chunks_gives_the_same_gradients(rng, monkeypatch, chunk, ratio,
+                                                           layout):
     x, w, _, gy = _problem(rng, (5, 4, 5, 5), (6, 2, 3, 3), {"padding": 1, "groups": 2})
     want = conv2d_backward_naive(gy, x, w, padding=1, groups=2)
     monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk)
     monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", ratio)
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
     for got, expected in zip(conv2d_backward(gy, x, w, padding=1, groups=2), want):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 

@@ -15,7 +15,9 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
+from ._memory import parallel_copyto, scratch
 from ._validate import (
     as_float_array,
     check_non_negative,
@@ -24,8 +26,8 @@ from ._validate import (
     pair,
     result_dtype,
 )
-from .im2col import _fold_add, _unfold
-from .padding import pad2d, sliding_windows
+from .im2col import _fold_add
+from .padding import sliding_windows
 
 __all__ = [
     "conv2d",
@@ -39,6 +41,10 @@ __all__ = [
 # im2col copies the windows of this many numbers at most at a time (about 8 MB in float32):
 # the columns of one chunk stay in cache while BLAS multiplies them, and memory stays bounded.
 _CHUNK_ELEMENTS = 1 << 21
+# Below this many output pixels per image, the columns of all the images of a chunk are laid
+# side by side in one matrix: one large matrix multiply instead of many thin ones, which at 8x8
+# or 4x4 images cost more in per-call overhead than in arithmetic.
+_SIDE_BY_SIDE_MAX_LENGTH = 64
 # conv2d_backward computes the input gradient as a convolution of grad_output (see
 # _input_gradient_as_convolution) when out_channels <= this * in_channels, else with col2im.
 _TRANSPOSED_MAX_RATIO = 4
@@ -160,7 +166,19 @@ def _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, op,
 
 
 def _padded(a: _ConvArgs) -> np.ndarray:
-    return pad2d(a.input, a.padding) if any(a.padding) else a.input
+    """The input with its zero padding, in a scratch array (valid until the next call)."""
+    if not any(a.padding):
+        return a.input
+    left, right, top, bottom = a.padding
+    n, c, h, w = a.input.shape
+    xp = scratch("conv2d padded input", (n, c, h + top + bottom, w + left + right), a.dtype)
+    # The scratch array holds old values: zero the four borders, then copy the image inside.
+    xp[:, :, :top] = 0
+    xp[:, :, top + h:] = 0
+    xp[:, :, top:top + h, :left] = 0
+    xp[:, :, top:top + h, left + w:] = 0
+    parallel_copyto(xp[:, :, top:top + h, left:left + w], a.input)
+    return xp
 
 
 def _is_pointwise(a: _ConvArgs) -> bool:
@@ -169,11 +187,63 @@ def _is_pointwise(a: _ConvArgs) -> bool:
             and a.groups == 1)
 
 
-def _column_buffer(n: int, groups: int, rows: int, length: int, dtype):
-    """Images per chunk and one im2col buffer ``(chunk, groups, rows, length)`` reused by all
-    chunks: unlike one huge im2col matrix, it stays in cache until BLAS has read it."""
-    step = max(1, min(n, _CHUNK_ELEMENTS // max(groups * rows * length, 1)))
-    return step, np.empty((step, groups, rows, length), dtype=dtype)
+def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
+    """Yield ``(start, stop, cols)``: the im2col columns of images ``start:stop``.
+
+    Per image (``side_by_side=False``) `cols` is ``(m, groups, R, L)``, one matrix per image
+    and group; ``R = C/groups * kH * kW``, plus a last row of ones when `ones` (the bias
+    trick), and ``L = H_out * W_out``. Side by side it is ``(groups, R, L * m)``: one matrix
+    per group whose columns run over output positions and, fastest, images; that order lets
+    the copy read runs of ``W_out * m`` numbers instead of ``W_out``. The chunks share one
+    scratch array that stays in cache while BLAS reads it.
+    """
+    g, n = a.groups, a.input.shape[0]
+    _, c_g, kh, kw = a.weight.shape
+    (ho, wo), rows = a.output_size, c_g * kh * kw
+    total, length = rows + ones, ho * wo
+    step = max(1, min(n, _CHUNK_ELEMENTS // max(g * total * length, 1)))
+    shape = (g, total, length * step) if side_by_side else (step, g, total, length)
+    buf = scratch("conv2d columns", shape, a.dtype)
+    xp = None if side_by_side else _padded(a)
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        if side_by_side:
+            cols = buf[:, :, :length * m]
+            target = cols[:, :rows].reshape(g, c_g, kh, kw, ho, wo, m)
+            windows = _image_last_windows(a, start, start + m)
+        else:
+            cols = buf[:m]
+            target = cols[:, :, :rows].reshape(m, g, c_g, kh, kw, ho, wo)
+            windows = _windows(_grouped(xp[start:start + m], g), a)
+        cols[..., rows:, :] = 1
+        parallel_copyto(target, windows)
+        yield start, start + m, cols
+
+
+def _windows(xp: np.ndarray, a: _ConvArgs) -> np.ndarray:
+    """View a padded (..., Hp, Wp) array as (..., kH, kW, H_out, W_out) windows."""
+    w = sliding_windows(xp, a.weight.shape[2:], a.stride, a.dilation)  # (..., Ho, Wo, kH, kW)
+    lead = tuple(range(w.ndim - 4))
+    return w.transpose(*lead, -2, -1, -4, -3)
+
+
+def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
+    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view."""
+    left, right, top, bottom = a.padding
+    x = a.input[start:stop]
+    m, c, h, w = x.shape
+    xt = scratch("conv2d padded input", (c, h + top + bottom, w + left + right, m), a.dtype)
+    xt[:, :top] = 0
+    xt[:, top + h:] = 0
+    xt[:, top:top + h, :left] = 0
+    xt[:, top:top + h, left + w:] = 0
+    xt[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    (sh, sw), (dh, dw), (ho, wo) = a.stride, a.dilation, a.output_size
+    k = a.weight.shape
+    st_c, st_h, st_w, st_m = xt.strides
+    return as_strided(xt, shape=(a.groups, k[1], k[2], k[3], ho, wo, m),
+                      strides=(k[1] * st_c, st_c, dh * st_h, dw * st_w, sh * st_h, sw * st_w,
+                               st_m), writeable=False)
 
 
 def _grouped(x: np.ndarray, groups: int) -> np.ndarray:
@@ -200,23 +270,18 @@ def _forward(a: _ConvArgs) -> np.ndarray:
 
     rows, length = c_g * kh * kw, h_out * w_out
     w_mat = w.reshape(g, k // g, rows)  # one (K/g, C/g*kH*kW) matrix per group
-    extra = 0
     if a.bias is not None:
         # The bias trick: a row of ones under each group's columns and the bias as one more
         # weight column, so the matrix multiply adds the bias with no extra pass over `out`.
         w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
-        extra = 1
-    xp = _padded(a)
+    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
     out = np.empty((n, g, k // g, length), dtype=a.dtype)
-
-    step, buf = _column_buffer(n, g, rows + extra, length, a.dtype)
-    buf[:, :, rows:] = 1
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        cols = buf[: stop - start]
-        _unfold(_grouped(xp[start:stop], g), (kh, kw), a.stride, a.dilation,
-                out=cols[:, :, :rows].reshape(stop - start, g, c_g, kh, kw, h_out, w_out))
-        np.matmul(w_mat, cols, out=out[start:stop])
+    for start, stop, cols in _column_chunks(a, a.bias is not None, side_by_side):
+        if side_by_side:
+            y = np.matmul(w_mat, cols)  # (g, K/g, L*m): every image of the chunk at once
+            out[start:stop] = y.reshape(g, k // g, length, stop - start).transpose(3, 0, 1, 2)
+        else:
+            np.matmul(w_mat, cols, out=out[start:stop])
     return out.reshape(n, k, h_out, w_out)
 
 
@@ -335,7 +400,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     h_out, w_out = a.output_size
     rows, length = c_g * kh * kw, h_out * w_out
     gy = a.grad_output.reshape(n, g, k // g, length)
-    grad_bias = gy.sum(axis=3).sum(axis=0).reshape(k)
+    grad_bias = gy.sum(axis=0).sum(axis=-1).reshape(k)  # this order reads gy contiguously
     if _is_pointwise(a):
         xs = x.reshape(n, c, length)
         grad_weight = np.matmul(gy[:, 0], xs.transpose(0, 2, 1)).sum(axis=0)
@@ -344,26 +409,31 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
     as_conv = _input_gradient_as_convolution(a)
     grad_input = None if as_conv is None else _forward(as_conv)
-    xp = _padded(a)
+    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
     w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
     grad_w = np.zeros((g, k // g, rows), dtype=a.dtype)
-    grad_xp = np.zeros(xp.shape, dtype=a.dtype) if grad_input is None else None
-    step, buf = _column_buffer(n, g, rows, length, a.dtype)
-    grad_buf = np.empty_like(buf) if grad_input is None else None
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        cols = buf[: stop - start]
-        _unfold(_grouped(xp[start:stop], g), (kh, kw), a.stride, a.dilation,
-                out=cols.reshape(stop - start, g, c_g, kh, kw, h_out, w_out))
+    if grad_input is None:
+        left, right, top, bottom = a.padding
+        grad_xp = np.zeros((n, c, h + top + bottom, wd + left + right), dtype=a.dtype)
+    for start, stop, cols in _column_chunks(a, False, side_by_side):
+        m = stop - start
+        gy_chunk = gy[start:stop]
         # dL/dW = sum over images of G X^T
-        grad_w += np.matmul(gy[start:stop], cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        if side_by_side:
+            gy_chunk = np.ascontiguousarray(gy_chunk.transpose(1, 2, 3, 0)).reshape(
+                g, k // g, length * m)
+            grad_w += np.matmul(gy_chunk, cols.transpose(0, 2, 1))
+        else:
+            grad_w += np.matmul(gy_chunk, cols.transpose(0, 1, 3, 2)).sum(axis=0)
         if grad_input is None:
             # dL/dX as columns is W^T G; col2im adds each column back where it was read
-            grad_cols = np.matmul(w_t, gy[start:stop], out=grad_buf[: stop - start])
-            _fold_add(grad_cols.reshape(stop - start, c, kh, kw, h_out, w_out),
-                      grad_xp[start:stop], a.stride, a.dilation)
+            grad_cols = np.matmul(w_t, gy_chunk)
+            if side_by_side:
+                grad_cols = (grad_cols.reshape(g, c_g, kh, kw, h_out, w_out, m)
+                             .transpose(6, 0, 1, 2, 3, 4, 5))
+            _fold_add(grad_cols.reshape(m, c, kh, kw, h_out, w_out), grad_xp[start:stop],
+                      a.stride, a.dilation)
     if grad_input is None:
-        left, _, top, _ = a.padding
         grad_input = np.ascontiguousarray(grad_xp[:, :, top:top + h, left:left + wd])
     return _unbatch(grad_input, a.batched), grad_w.reshape(w.shape), grad_bias
 

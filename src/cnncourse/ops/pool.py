@@ -144,38 +144,46 @@ def _max_values(pool: _Pool, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, xp
 
 
-def _max_with_indices(pool: _Pool, x: np.ndarray):
-    """Return ``(output, indices, real)``; `real` is False for a window with no input pixel."""
-    out, xp = _max_values(pool, x)
+def _max_taps(pool: _Pool, x: np.ndarray):
+    """Return ``(output, padded input, tap)``: `tap` is the window offset ``u * kW + v`` of
+    each output's chosen maximum (the "switch"), as PyTorch chooses it."""
+    xp = pool.padded(x, -np.inf)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
         pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
     )
     # PyTorch scans each window in row-major order and takes a value if it is larger than the
     # maximum so far or NaN: ties keep the FIRST maximum, NaNs the LAST NaN, and a window of
-    # -inf its first real pixel. Writing backwards, the last write is the first tap that
-    # equals the maximum.
-    h, w = x.shape[-2:]
-    first_u = _first_real_tap(ho, kh, sh, ph, dh)
-    first_v = _first_real_tap(wo, kw, sw, pw, dw)
-    tap = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw))
+    # -inf its first real pixel. One pass in that order with a strict > keeps the first of
+    # equal values; NaN and -inf are rare and fixed afterwards.
     taps = list(pool.taps())
-    equal = np.empty(out.shape, dtype=bool)
-    for u, v, index in reversed(taps):
-        np.copyto(tap, u * kw + v, where=np.equal(xp[index], out, out=equal))
+    out = xp[taps[0][2]].copy()
+    tap = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw))
+    larger = np.empty(out.shape, dtype=bool)
+    for u, v, index in taps[1:]:
+        np.putmask(tap, np.greater(xp[index], out, out=larger), u * kw + v)
+        np.maximum(out, xp[index], out=out)
     if np.isnan(out).any():
         for u, v, index in taps:
-            np.copyto(tap, u * kw + v, where=np.isnan(xp[index]))
-    if np.isneginf(out).any():
+            np.putmask(tap, np.isnan(xp[index]), u * kw + v)
+    if (out == -np.inf).any():
+        first_u = _first_real_tap(ho, kh, sh, ph, dh)
+        first_v = _first_real_tap(wo, kw, sw, pw, dw)
         first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
-        np.copyto(tap, np.broadcast_to(first, out.shape), where=np.isneginf(out))
+        np.copyto(tap, np.broadcast_to(first, out.shape), where=out == -np.inf)
+    return out, xp, tap
+
+
+def _max_with_indices(pool: _Pool, x: np.ndarray):
+    """Return ``(output, flat indices into each input plane)``."""
+    out, _, tap = _max_taps(pool, x)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
+        pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
+    )
     # flat index = index of the window's top-left tap + offset of the chosen tap in the window
+    w = x.shape[-1]
     row0, col0 = np.arange(ho) * sh - ph, np.arange(wo) * sw - pw
     offsets = (np.arange(kh)[:, None] * (dh * w) + np.arange(kw)[None, :] * dw).ravel()
-    indices = offsets[tap] + (row0[:, None] * w + col0[None, :])
-    # With dilation and padding on a tiny input a window can hold padding only: its maximum is
-    # -inf and PyTorch's index for it points past the plane's edge. It gets no gradient here.
-    real = (row0 + first_u * dh < h)[:, None] & (col0 + first_v * dw < w)[None, :]
-    return out, indices, real
+    return out, offsets[tap] + (row0[:, None] * w + col0[None, :])
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -222,7 +230,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     pool = _setup("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
     if return_indices:
-        out, indices, _ = _max_with_indices(pool, pool.x)
+        out, indices = _max_with_indices(pool, pool.x)
         return pool.result(out), pool.result(indices)
     return pool.result(_max_values(pool, pool.x)[0])
 
@@ -259,16 +267,26 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
 
 
 def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    _, indices, real = _max_with_indices(pool, x)
-    n, c, h, w = x.shape
-    plane = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
-    bins, weights = indices + plane, g
-    if not real.all():
-        keep = np.broadcast_to(real, g.shape)
-        bins, weights = bins[keep], g[keep]
-    # bincount adds every weight sent to the same bin: the accumulation overlapping windows need
-    grad = np.bincount(bins.ravel(), weights=weights.ravel(), minlength=n * c * h * w)
-    return grad.reshape(n, c, h, w).astype(result_dtype(g, x))
+    _, xp, tap = _max_taps(pool, x)
+    dtype = result_dtype(g, x)
+    grad = np.zeros(xp.shape, dtype=dtype)
+    chosen = np.empty(tap.shape, dtype=bool)
+    (kh, kw), (sh, sw), (dh, dw) = pool.kernel, pool.stride, pool.dilation
+    overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
+    for u, v, index in pool.taps():
+        np.equal(tap, u * kw + v, out=chosen)
+        if overlap:
+            # Within one tap offset the windows' pixels are distinct, so += is exact; windows
+            # that overlap (F=3, S=2) reach a pixel through several offsets and add up.
+            grad[index] += g * chosen
+        else:  # every pixel is in one window at most: write, no need to read
+            np.multiply(g, chosen, out=grad[index])
+    # Padding (and a window made of padding only, whose -inf "maximum" points at its first tap,
+    # which lies in the padding) gets gradient here and is cut off.
+    (ph, pw), (h, w) = pool.padding, x.shape[-2:]
+    if xp.shape[-2:] == (h, w):
+        return grad
+    return np.ascontiguousarray(grad[..., ph:ph + h, pw:pw + w])
 
 
 def _avg_divisor(pool: _Pool, count_include_pad: bool) -> np.ndarray:
