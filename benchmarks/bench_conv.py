@@ -3,7 +3,10 @@
 Every (case, operation, library) is timed in a fresh subprocess, so the two libraries never
 share a process (no thread-pool or allocator interference): a few warm-up calls, then the median
 of the timed repeats (fast calls are looped to about 20 ms per repeat), float32, default thread
-counts. The parent prints a markdown table and can write it to a file:
+counts. That is done `--rounds` times, the two libraries taking turns, and each library's best
+round is reported: on a shared virtual machine whole processes land in slow phases (a neighbour's
+load, memory the host has to back again), and a slow phase says nothing about either library.
+The parent prints a markdown table and can write it to a file:
 
     .venv/bin/python benchmarks/bench_conv.py                  # every case and operation
     .venv/bin/python benchmarks/bench_conv.py --ops forward --cases digits 1x1
@@ -161,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", nargs="*", choices=OPS, default=OPS)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="processes per library and case, taking turns; the best is shown")
     parser.add_argument("--threads", type=int,
                         help="limit both libraries to this many threads (default: their own)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -177,7 +182,7 @@ def main(argv=None) -> int:
     lines = [
         (f"conv2d benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load:.2f} at start, float32, median of {args.repeats} after "
-        f"{args.warmup} warm-up calls, one process per library and case, "
+        f"{args.warmup} warm-up calls, best of {args.rounds} processes per library and case, "
         f"{args.threads or 'default'} threads, {args.clock} clock"),
         "",
         "| case | op | shape (N,C,H,W) K F S P | numpy ms | torch ms | ratio | target | met? |",
@@ -186,7 +191,10 @@ def main(argv=None) -> int:
     print("\n".join(lines), flush=True)
     for case in cases:
         for op in args.ops:
-            ms = {lib: _measure(lib, case, op, args) for lib in LIBS}
+            rounds = [{lib: _measure(lib, case, op, args) for lib in LIBS}
+                      for _ in range(args.rounds)]
+            ms = {lib: min((r[lib] for r in rounds if r[lib] is not None), default=None)
+                  for lib in LIBS}
             ratio = ms["numpy"] / ms["torch"] if None not in ms.values() else None
             target = case.target if op == "forward" else None
             met = "-" if target is None or ratio is None else ("yes" if ratio <= target else "no")

@@ -172,13 +172,21 @@ def _padded(a: _ConvArgs) -> np.ndarray:
     left, right, top, bottom = a.padding
     n, c, h, w = a.input.shape
     xp = scratch("conv2d padded input", (n, c, h + top + bottom, w + left + right), a.dtype)
-    # The scratch array holds old values: zero the four borders, then copy the image inside.
-    xp[:, :, :top] = 0
-    xp[:, :, top + h:] = 0
-    xp[:, :, top:top + h, :left] = 0
-    xp[:, :, top:top + h, left + w:] = 0
-    parallel_copyto(xp[:, :, top:top + h, left:left + w], a.input)
+    _copy_inside_zero_border(xp, a.input, top, left, axis=2)
     return xp
+
+
+def _copy_inside_zero_border(dst: np.ndarray, src: np.ndarray, top: int, left: int,
+                             axis: int) -> None:
+    """Copy `src` into `dst` at (top, left) of the two spatial axes that start at `axis`, and
+    zero the border around it (`dst` is a scratch array holding old values)."""
+    h, w = src.shape[axis:axis + 2]
+    lead = (slice(None),) * axis
+    dst[lead + (slice(None, top),)] = 0
+    dst[lead + (slice(top + h, None),)] = 0
+    dst[lead + (slice(top, top + h), slice(None, left))] = 0
+    dst[lead + (slice(top, top + h), slice(left + w, None))] = 0
+    parallel_copyto(dst[lead + (slice(top, top + h), slice(left, left + w))], src)
 
 
 def _is_pointwise(a: _ConvArgs) -> bool:
@@ -233,11 +241,7 @@ def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
     x = a.input[start:stop]
     m, c, h, w = x.shape
     xt = scratch("conv2d padded input", (c, h + top + bottom, w + left + right, m), a.dtype)
-    xt[:, :top] = 0
-    xt[:, top + h:] = 0
-    xt[:, top:top + h, :left] = 0
-    xt[:, top:top + h, left + w:] = 0
-    xt[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    _copy_inside_zero_border(xt, x.transpose(1, 2, 3, 0), top, left, axis=1)
     (sh, sw), (dh, dw), (ho, wo) = a.stride, a.dilation, a.output_size
     k = a.weight.shape
     st_c, st_h, st_w, st_m = xt.strides
