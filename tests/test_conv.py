@@ -132,11 +132,18 @@ def test_an_empty_batch_gives_an_empty_output(rng):
 LAYOUTS = {"per image": 0, "side by side": 10**9}
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+# Per image, padded inputs are unfolded tap by tap (large chunks) or padded first (small ones).
+UNFOLDS = {"tap by tap": 0, "padded first": 10**9}
+
+
+@pytest.mark.parametrize("layout, unfold", [("side by side", "padded first"),
+                                            ("per image", "tap by tap"),
+                                            ("per image", "padded first")])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
-def test_both_column_layouts_match_the_loop_oracle(rng, monkeypatch, layout, x_shape, w_shape,
-                                                   kwargs):
+def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, layout, unfold,
+                                                        x_shape, w_shape, kwargs):
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", UNFOLDS[unfold])
     x, w, b = _operands(rng, x_shape, w_shape)
     np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
                                rtol=1e-12, atol=1e-12)

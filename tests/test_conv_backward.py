@@ -104,12 +104,15 @@ def test_both_ways_of_computing_the_input_gradient_agree(rng, monkeypatch, ratio
 LAYOUTS = {"per image": 0, "side by side": 10**9}
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout, unfold", [("side by side", 10**9), ("per image", 0),
+                                            ("per image", 10**9)])
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
-def test_both_column_layouts_give_the_naive_gradients(rng, monkeypatch, layout, ratio, x_shape,
-                                                      w_shape, kwargs):
+def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, layout, unfold, ratio,
+                                                       x_shape, w_shape, kwargs):
+    # unfold: per image, padded inputs are copied tap by tap from chunks this large (0: always)
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", unfold)
     monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", ratio)
     x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)
     for got, want in zip(conv2d_backward(gy, x, w, **kwargs),
@@ -197,3 +200,25 @@ def test_grad_output_of_the_wrong_shape_is_refused(fn):
         fn(np.zeros((1, 3, 3, 3)), np.zeros((4, 5, 5)), np.zeros((3, 4, 3, 3)))
     with pytest.raises(TypeError, match=r"grad_output must be an array of real numbers"):
         fn(np.full((2, 3, 3, 3), "x"), np.zeros((2, 4, 5, 5)), np.zeros((3, 4, 3, 3)))
+
+
+@pytest.mark.parametrize("mask", [(False, True, True), (True, False, True), (True, True, False),
+                                  (False, False, True), (False, True, False)])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [CASES[0], CASES[1], CASES[7],
+                                                      CASES[10]], ids=str)
+def test_output_mask_skips_exactly_the_masked_gradients(rng, mask, x_shape, w_shape, kwargs):
+    x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)
+    full = conv2d_backward_naive(gy, x, w, **kwargs)
+    got = conv2d_backward(gy, x, w, **kwargs, output_mask=mask)
+    for wanted, g, want in zip(mask, got, full):
+        if wanted:
+            np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12)
+        else:
+            assert g is None
+
+
+@pytest.mark.parametrize("mask", [(True, True), [1, 1, 1], "yes", (True, None, True)])
+def test_a_bad_output_mask_is_refused(rng, mask):
+    x, w, _, gy = _problem(rng, *CASES[0][:2], {})
+    with pytest.raises(TypeError, match="output_mask must be three bools"):
+        conv2d_backward(gy, x, w, output_mask=mask)

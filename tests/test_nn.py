@@ -395,3 +395,57 @@ def test_fit_rejects_bad_arguments(digits):
         nn.fit(model, x, y, epochs=0, optimizer=opt, progress=False)
     with pytest.raises(ValueError, match="give both x_val and y_val"):
         nn.fit(model, x, y, epochs=1, optimizer=opt, x_val=x, progress=False)
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                          "padding": 1}])
+def test_maxpool_layer_switches_match_recomputing_them_and_torch(torch, kwargs):
+    # In training the layer records the switches in its forward pass; in eval mode backward
+    # finds them again from the saved input. Ties everywhere (small integers, many zeros as
+    # after a ReLU) so that "the first maximum of each window" is really tested.
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.integers(-2, 3, size=(2, 3, 7, 6)), 0).astype(np.float64)
+    g = None
+    grads = {}
+    for mode in ("train", "eval"):
+        layer = nn.MaxPool2d(**kwargs)
+        layer.train(mode == "train")
+        out = layer(x)
+        g = rng.standard_normal(out.shape) if g is None else g
+        grads[mode] = layer.backward(g)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch.nn.functional.max_pool2d(xt, **kwargs).backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(grads["train"], grads["eval"])
+    np.testing.assert_allclose(grads["train"], xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+class _Doubler(nn.Module):
+    """A module written the simple way, without backward's input_grad argument."""
+
+    def forward(self, x):
+        self._input = x
+        return 2 * x
+
+    def backward(self, grad_output):
+        return 2 * grad_output
+
+
+@pytest.mark.parametrize("first", ["conv", "custom"])
+def test_sequential_backward_can_skip_the_first_layers_input_gradient(first):
+    rng = np.random.default_rng(4)
+    layers = [nn.Conv2d(1, 3, 3, padding=1, rng=rng, dtype=F64), nn.ReLU(), nn.Flatten(),
+              nn.Linear(3 * 5 * 5, 2, rng=rng, dtype=F64)]
+    model = nn.Sequential(*([_Doubler()] if first == "custom" else []), *layers)
+    x = rng.standard_normal((2, 1, 5, 5))
+    g = rng.standard_normal(model(x).shape)
+    full = model.backward(g)
+    grads = [p.grad.copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    skipped = model.backward(g, input_grad=False)
+    if first == "conv":
+        assert skipped is None  # the convolution did not compute it
+    else:
+        np.testing.assert_array_equal(skipped, full)  # a module without the argument still runs
+    for p, want in zip(model.parameters(), grads):
+        np.testing.assert_array_equal(p.grad, want)

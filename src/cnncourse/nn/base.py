@@ -8,6 +8,7 @@ module's default generator, seeded with 0 when ``cnncourse.nn`` is imported and 
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Iterator
 
@@ -91,6 +92,23 @@ class Parameter:
         return f"Parameter(name={self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def _backward(module: Module, grad_output: np.ndarray, input_grad: bool):
+    """``module.backward(grad_output, input_grad=False)`` when the input gradient is not
+    needed and the module's backward takes that argument (a module written before it existed,
+    e.g. in a notebook, may not); the plain call otherwise."""
+    if input_grad:
+        return module.backward(grad_output)
+    accepts = _ACCEPTS_INPUT_GRAD.get(type(module))
+    if accepts is None:
+        accepts = _ACCEPTS_INPUT_GRAD[type(module)] = (
+            "input_grad" in inspect.signature(module.backward).parameters)
+    return module.backward(grad_output, input_grad=False) if accepts else \
+        module.backward(grad_output)
+
+
+_ACCEPTS_INPUT_GRAD: dict[type, bool] = {}
+
+
 class Module:
     """Base class: a layer with ``forward``, ``backward``, parameters and a train/eval mode."""
 
@@ -104,7 +122,11 @@ class Module:
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        """Gradient with respect to the input of the last forward call; parameter gradients
+        are added to their ``.grad``. With ``input_grad=False`` (nothing needs it, as for the
+        first layer of a network, whose input is the data) a layer may skip computing it and
+        return None."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -17,8 +17,15 @@ from ..ops._validate import pair
 from ..ops.activations import relu, relu_backward
 from ..ops.conv import conv2d, conv2d_backward
 from ..ops.linear import flatten, linear, linear_backward
-from ..ops.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
-from .base import Module, Parameter, _float_dtype, _generator, _new_generator
+from ..ops.pool import (
+    _max_pool2d_backward_from_switches,
+    _max_pool2d_with_switches,
+    avg_pool2d,
+    avg_pool2d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
+from .base import Module, Parameter, _backward, _float_dtype, _generator, _new_generator
 
 __all__ = [
     "AvgPool2d",
@@ -103,9 +110,10 @@ class Conv2d(Module):
         b = None if self.bias is None else self.bias.data
         return conv2d(x, self.weight.data, b, **self._hyper())
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         gi, gw, gb = conv2d_backward(grad_output, self._saved_input(), self.weight.data,
-                                     **self._hyper())
+                                     **self._hyper(),
+                                     output_mask=(input_grad, True, self.bias is not None))
         self.weight.accumulate_grad(gw)
         if self.bias is not None:
             self.bias.accumulate_grad(gb)
@@ -138,16 +146,23 @@ class MaxPool2d(Module):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
+        self._switches = None
 
     def _hyper(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
                 "dilation": self.dilation, "ceil_mode": self.ceil_mode}
 
     def forward(self, x):
-        self._input = x
-        return max_pool2d(x, **self._hyper())
+        self._input, self._switches = x, None
+        if not self.training:
+            return max_pool2d(x, **self._hyper())
+        # Training: record where each maximum was (the switches) for the backward pass.
+        out, self._switches = _max_pool2d_with_switches(x, **self._hyper())
+        return out
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
+        if self._switches is not None:
+            return _max_pool2d_backward_from_switches(grad_output, self._switches)
         return max_pool2d_backward(grad_output, self._saved_input(), **self._hyper())
 
     def extra_repr(self) -> str:
@@ -174,7 +189,7 @@ class AvgPool2d(Module):
         self._input = x
         return avg_pool2d(x, **self._hyper())
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         return avg_pool2d_backward(grad_output, self._saved_input(), **self._hyper())
 
     def extra_repr(self) -> str:
@@ -188,7 +203,7 @@ class ReLU(Module):
         self._input = x
         return relu(x)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         return relu_backward(grad_output, self._saved_input())
 
 
@@ -203,7 +218,7 @@ class Flatten(Module):
         self._input = x
         return flatten(x, self.start_dim, self.end_dim)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         return np.reshape(grad_output, np.shape(self._saved_input()))
 
     def extra_repr(self) -> str:
@@ -250,7 +265,7 @@ class Linear(Module):
         self._input = x
         return linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         gi, gw, gb = linear_backward(grad_output, self._saved_input(), self.weight.data)
         self.weight.accumulate_grad(gw)
         if self.bias is not None:
@@ -300,7 +315,7 @@ class Dropout(Module):
         self._scale = keep.astype(x.dtype if x.dtype.kind == "f" else np.float64) * factor
         return x * self._scale
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad: bool = True):
         return grad_output if self._scale is None else grad_output * self._scale
 
     def extra_repr(self) -> str:
@@ -330,9 +345,12 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_output):
-        for m in reversed(self.layers):
+    def backward(self, grad_output, *, input_grad: bool = True):
+        for m in reversed(self.layers[1:]):
             grad_output = m.backward(grad_output)
+        # Only the first layer may skip its input gradient: every other one feeds a layer.
+        if self.layers:
+            grad_output = _backward(self.layers[0], grad_output, input_grad)
         return grad_output
 
     def children(self):

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..ops.losses import cross_entropy
-from .base import Module
+from .base import Module, _backward
 
 __all__ = ["History", "evaluate", "fit", "predict"]
 
@@ -197,7 +197,7 @@ def fit(model: Module, x_train, y_train, *, epochs: int, batch_size: int = 64, o
                 logits = model(xb)
                 loss, grad = cross_entropy(logits, yb)
                 optimizer.zero_grad()
-                model.backward(grad)
+                _backward(model, grad, input_grad=False)  # the data needs no gradient
                 optimizer.step()
                 loss_sum += loss * len(idx)
                 correct += int(np.sum(logits.argmax(axis=1) == yb))

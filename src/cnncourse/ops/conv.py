@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._memory import parallel_copyto, scratch
+from ._memory import scratch
 from ._validate import (
     as_float_array,
     check_non_negative,
@@ -45,6 +45,9 @@ _CHUNK_ELEMENTS = 1 << 21
 # side by side in one matrix: one large matrix multiply instead of many thin ones, which at 8x8
 # or 4x4 images cost more in per-call overhead than in arithmetic.
 _SIDE_BY_SIDE_MAX_LENGTH = 64
+# With padding, chunks of at least this many column entries are copied tap by tap straight from
+# the unpadded input (no padded copy first); smaller ones pad, then copy once (fewer calls).
+_UNFOLD_PER_TAP_MIN_ELEMENTS = 1 << 18
 # conv2d_backward computes the input gradient as a convolution of grad_output (see
 # _input_gradient_as_convolution) when out_channels <= this * in_channels, else with col2im.
 _TRANSPOSED_MAX_RATIO = 4
@@ -186,7 +189,7 @@ def _copy_inside_zero_border(dst: np.ndarray, src: np.ndarray, top: int, left: i
     dst[lead + (slice(top + h, None),)] = 0
     dst[lead + (slice(top, top + h), slice(None, left))] = 0
     dst[lead + (slice(top, top + h), slice(left + w, None))] = 0
-    parallel_copyto(dst[lead + (slice(top, top + h), slice(left, left + w))], src)
+    dst[lead + (slice(top, top + h), slice(left, left + w))] = src
 
 
 def _is_pointwise(a: _ConvArgs) -> bool:
@@ -212,20 +215,61 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
     step = max(1, min(n, _CHUNK_ELEMENTS // max(g * total * length, 1)))
     shape = (g, total, length * step) if side_by_side else (step, g, total, length)
     buf = scratch("conv2d columns", shape, a.dtype)
-    xp = None if side_by_side else _padded(a)
     for start in range(0, n, step):
         m = min(step, n - start)
         if side_by_side:
             cols = buf[:, :, :length * m]
             target = cols[:, :rows].reshape(g, c_g, kh, kw, ho, wo, m)
             windows = _image_last_windows(a, start, start + m)
+            np.copyto(target, windows)
         else:
             cols = buf[:m]
             target = cols[:, :, :rows].reshape(m, g, c_g, kh, kw, ho, wo)
-            windows = _windows(_grouped(xp[start:start + m], g), a)
+            x = _grouped(a.input[start:start + m], g)
+            if any(a.padding) and target.size >= _UNFOLD_PER_TAP_MIN_ELEMENTS:
+                _unfold_with_padding(x, target, a, zero_border=start == 0)
+            else:
+                # small: one copy of all windows, from a padded copy of the input
+                xp = _grouped(_padded(a._replace(input=a.input[start:start + m])), g)
+                np.copyto(target, _windows(xp, a))
         cols[..., rows:, :] = 1
-        parallel_copyto(target, windows)
         yield start, start + m, cols
+
+
+def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
+    """``(first, stop, pixel)``: outputs ``first <= i < stop`` read pixel ``i*stride + offset``
+    inside ``[0, size)``, and `pixel` is the one the first of them reads."""
+    first = min(n_out, max(0, -(offset // stride)))  # ceil(-offset / stride), clipped
+    stop = max(first, min(n_out, (size - 1 - offset) // stride + 1))
+    return first, stop, first * stride + offset
+
+
+def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
+                         zero_border: bool = True) -> None:
+    """im2col straight from the unpadded images: copy the windows of `x` (..., H, W) into
+    `target` (..., kH, kW, H_out, W_out) and write zeros where a window reaches into the
+    padding. One copy per kernel tap (u, v), with no padded image built first.
+
+    The zeros land in the same places for every chunk of one call: with ``zero_border=False``
+    they are taken to be there already (written by the call's first chunk into the same
+    buffer) and only the windows are copied.
+    """
+    (sh, sw), (dh, dw), (ho, wo) = a.stride, a.dilation, a.output_size
+    left, _, top, _ = a.padding
+    h, w = x.shape[-2:]
+    kh, kw = a.weight.shape[2:]
+    for u in range(kh):
+        i0, i1, r0 = _valid_outputs(ho, sh, u * dh - top, h)
+        for v in range(kw):
+            j0, j1, c0 = _valid_outputs(wo, sw, v * dw - left, w)
+            tap = target[..., u, v, :, :]
+            if zero_border:
+                tap[..., :i0, :] = 0
+                tap[..., i1:, :] = 0
+                tap[..., i0:i1, :j0] = 0
+                tap[..., i0:i1, j1:] = 0
+            tap[..., i0:i1, j0:j1] = x[..., r0:r0 + (i1 - i0 - 1) * sh + 1:sh,
+                                         c0:c0 + (j1 - j0 - 1) * sw + 1:sw]
 
 
 def _windows(xp: np.ndarray, a: _ConvArgs) -> np.ndarray:
@@ -366,8 +410,8 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1,
     return _unbatch(out, a.batched)
 
 
-def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
-                    groups=1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    output_mask=(True, True, True)) -> tuple[np.ndarray | None, ...]:
     """Gradients of :func:`conv2d` with respect to its input, weight and bias.
 
     Parameters
@@ -376,6 +420,10 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         Gradient of the loss with respect to the output of :func:`conv2d`.
     input, weight, stride, padding, dilation, groups
         The forward call's arguments (the bias does not change any gradient).
+    output_mask : three bools
+        Which of (grad_input, grad_weight, grad_bias) to compute, as in PyTorch's
+        ``convolution_backward``; the others are returned as None. A network's first layer
+        needs no gradient with respect to its input (the data): skipping it saves time.
 
     Returns
     -------
@@ -403,33 +451,44 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     k, c_g, kh, kw = w.shape
     h_out, w_out = a.output_size
     rows, length = c_g * kh * kw, h_out * w_out
+    want_input, want_weight, want_bias = _output_mask(output_mask)
     gy = a.grad_output.reshape(n, g, k // g, length)
-    grad_bias = gy.sum(axis=0).sum(axis=-1).reshape(k)  # this order reads gy contiguously
+    # summing over the batch first reads gy contiguously
+    grad_bias = gy.sum(axis=0).sum(axis=-1).reshape(k) if want_bias else None
+    grad_input = grad_w = None
     if _is_pointwise(a):
-        xs = x.reshape(n, c, length)
-        grad_weight = np.matmul(gy[:, 0], xs.transpose(0, 2, 1)).sum(axis=0)
-        grad_input = np.matmul(w.reshape(k, c).T, gy[:, 0]).reshape(x.shape)
-        return _unbatch(grad_input, a.batched), grad_weight.reshape(w.shape), grad_bias
+        if want_weight:
+            xs = x.reshape(n, c, length)
+            grad_w = np.matmul(gy[:, 0], xs.transpose(0, 2, 1)).sum(axis=0)
+        if want_input:
+            grad_input = np.matmul(w.reshape(k, c).T, gy[:, 0]).reshape(x.shape)
+        return _backward_results(a, grad_input, grad_w, grad_bias)
 
-    as_conv = _input_gradient_as_convolution(a)
-    grad_input = None if as_conv is None else _forward(as_conv)
-    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
-    w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
-    grad_w = np.zeros((g, k // g, rows), dtype=a.dtype)
-    if grad_input is None:
+    as_conv = _input_gradient_as_convolution(a) if want_input else None
+    if as_conv is not None:
+        grad_input = _forward(as_conv)
+    col2im = want_input and as_conv is None
+    if col2im:
         left, right, top, bottom = a.padding
         grad_xp = np.zeros((n, c, h + top + bottom, wd + left + right), dtype=a.dtype)
+    if want_weight:
+        grad_w = np.zeros((g, k // g, rows), dtype=a.dtype)
+    if not (want_weight or col2im):
+        return _backward_results(a, grad_input, grad_w, grad_bias)
+    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
+    w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
     for start, stop, cols in _column_chunks(a, False, side_by_side):
         m = stop - start
         gy_chunk = gy[start:stop]
-        # dL/dW = sum over images of G X^T
         if side_by_side:
             gy_chunk = np.ascontiguousarray(gy_chunk.transpose(1, 2, 3, 0)).reshape(
                 g, k // g, length * m)
-            grad_w += np.matmul(gy_chunk, cols.transpose(0, 2, 1))
-        else:
-            grad_w += np.matmul(gy_chunk, cols.transpose(0, 1, 3, 2)).sum(axis=0)
-        if grad_input is None:
+        if want_weight:  # dL/dW = sum over images of G X^T
+            if side_by_side:
+                grad_w += np.matmul(gy_chunk, cols.transpose(0, 2, 1))
+            else:
+                grad_w += np.matmul(gy_chunk, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        if col2im:
             # dL/dX as columns is W^T G; col2im adds each column back where it was read
             grad_cols = np.matmul(w_t, gy_chunk)
             if side_by_side:
@@ -437,9 +496,22 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
                              .transpose(6, 0, 1, 2, 3, 4, 5))
             _fold_add(grad_cols.reshape(m, c, kh, kw, h_out, w_out), grad_xp[start:stop],
                       a.stride, a.dilation)
-    if grad_input is None:
+    if col2im:
         grad_input = np.ascontiguousarray(grad_xp[:, :, top:top + h, left:left + wd])
-    return _unbatch(grad_input, a.batched), grad_w.reshape(w.shape), grad_bias
+    return _backward_results(a, grad_input, grad_w, grad_bias)
+
+
+def _output_mask(mask) -> tuple[bool, bool, bool]:
+    values = tuple(mask) if isinstance(mask, (tuple, list)) else None
+    if values is None or len(values) != 3 or not all(isinstance(v, bool) for v in values):
+        raise TypeError(f"conv2d_backward: output_mask must be three bools (grad_input, "
+                        f"grad_weight, grad_bias), got {mask!r}")
+    return values
+
+
+def _backward_results(a: _ConvArgs, grad_input, grad_w, grad_bias):
+    return (None if grad_input is None else _unbatch(grad_input, a.batched),
+            None if grad_w is None else grad_w.reshape(a.weight.shape), grad_bias)
 
 
 def _input_gradient_as_convolution(a: _ConvArgs) -> _ConvArgs | None:

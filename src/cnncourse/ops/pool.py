@@ -266,12 +266,41 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     return pool.result(_max_backward(pool, pool.x, g))
 
 
+class _Switches(NamedTuple):
+    """Where every window's maximum was: what max pooling's backward pass needs from the
+    forward one (the "switches" of the max pooling layer)."""
+
+    pool: _Pool
+    tap: np.ndarray  # (N, C, H_out, W_out) window offsets u * kW + v
+
+
+def _max_pool2d_with_switches(input, kernel_size, stride=None, padding=0, dilation=1,
+                              ceil_mode=False) -> tuple[np.ndarray, _Switches]:
+    """:func:`max_pool2d` that also records the switches for
+    :func:`_max_pool2d_backward_from_switches` (the MaxPool2d layer's forward pass)."""
+    pool = _setup("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    out, _, tap = _max_taps(pool, pool.x)
+    return pool.result(out), _Switches(pool, tap)
+
+
+def _max_pool2d_backward_from_switches(grad_output, switches: _Switches) -> np.ndarray:
+    """:func:`max_pool2d_backward` with the switches recorded by the forward pass."""
+    op = "max_pool2d_backward"
+    g = _check_grad_output(grad_output, switches.pool, op)
+    return switches.pool.result(_route_to_switches(switches, g))
+
+
 def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    _, xp, tap = _max_taps(pool, x)
-    dtype = result_dtype(g, x)
-    grad = np.zeros(xp.shape, dtype=dtype)
-    chosen = np.empty(tap.shape, dtype=bool)
+    return _route_to_switches(_Switches(pool, _max_taps(pool, x)[2]), g)
+
+
+def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
+    """Send each output's gradient to the input pixel its switch points at."""
+    pool, tap = switches.pool, switches.tap
     (kh, kw), (sh, sw), (dh, dw) = pool.kernel, pool.stride, pool.dilation
+    (ph, pw), (eh, ew), (n, c, h, w) = pool.padding, pool.extra, pool.x.shape
+    grad = np.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=result_dtype(g, pool.x))
+    chosen = np.empty(tap.shape, dtype=bool)
     overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
     for u, v, index in pool.taps():
         np.equal(tap, u * kw + v, out=chosen)
@@ -283,8 +312,7 @@ def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
             np.multiply(g, chosen, out=grad[index])
     # Padding (and a window made of padding only, whose -inf "maximum" points at its first tap,
     # which lies in the padding) gets gradient here and is cut off.
-    (ph, pw), (h, w) = pool.padding, x.shape[-2:]
-    if xp.shape[-2:] == (h, w):
+    if grad.shape[-2:] == (h, w):
         return grad
     return np.ascontiguousarray(grad[..., ph:ph + h, pw:pw + w])
 
