@@ -134,14 +134,28 @@ def _first_real_tap(n_out: int, k: int, s: int, p: int, d: int) -> np.ndarray:
     return np.minimum(np.maximum(0, -(start // d)), k - 1)  # ceil(-start / d), clipped
 
 
-def _max_values(pool: _Pool, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(output, padded input)``."""
+def _max_values(pool: _Pool, x: np.ndarray) -> np.ndarray:
+    """The window maxima, separably: first down the kH rows of each window, then across its kW
+    columns (a max of maxes). Both passes read contiguous runs, where taking the kH*kW taps
+    one by one would step through memory in runs of W_out."""
     xp = pool.padded(x, -np.inf)
-    taps = pool.taps()
-    out = xp[next(taps)[2]].copy()
-    for _, _, index in taps:
-        np.maximum(out, xp[index], out=out)  # propagates NaN, as PyTorch does
-    return out, xp
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = pool.kernel, pool.stride, pool.dilation, pool.out
+    rows = [xp[..., u * dh:u * dh + (ho - 1) * sh + 1:sh, :] for u in range(kh)]
+    row_max = rows[0].copy()  # (N, C, H_out, W_padded)
+    for r in rows[1:]:
+        np.maximum(row_max, r, out=row_max)  # propagates NaN, as PyTorch does
+    w_padded = row_max.shape[-1]
+    if w_padded == sw * wo:
+        # window j of a row starts at j*sW, so across rows too the start of output q is q*sW:
+        # one long strided run over the whole array
+        flat, q = row_max.reshape(-1), row_max.size // w_padded * wo
+        cols = [flat[v * dw:v * dw + (q - 1) * sw + 1:sw] for v in range(kw)]
+    else:
+        cols = [row_max[..., v * dw:v * dw + (wo - 1) * sw + 1:sw] for v in range(kw)]
+    out = cols[0].copy()
+    for c in cols[1:]:
+        np.maximum(out, c, out=out)
+    return out.reshape(*row_max.shape[:-1], wo)
 
 
 def _max_taps(pool: _Pool, x: np.ndarray):
@@ -232,7 +246,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if return_indices:
         out, indices = _max_with_indices(pool, pool.x)
         return pool.result(out), pool.result(indices)
-    return pool.result(_max_values(pool, pool.x)[0])
+    return pool.result(_max_values(pool, pool.x))
 
 
 def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
@@ -447,7 +461,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> np
     pool = _setup("lp_pool2d", input, kernel_size, stride, 0, 1, ceil_mode)
     if np.isinf(p):
         sign = 1.0 if p > 0 else -1.0  # inf: max of |x|; -inf: -max(-|x|), the min of |x|
-        return pool.result(sign * _max_values(pool, sign * np.abs(pool.x))[0])
+        return pool.result(sign * _max_values(pool, sign * np.abs(pool.x)))
     with np.errstate(divide="ignore", invalid="ignore"):
         return pool.result(_lp_forward(pool, p)[1])
 
