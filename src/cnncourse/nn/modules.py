@@ -138,7 +138,9 @@ class MaxPool2d(Module):
     """Max pooling over (N, C, H, W), like ``torch.nn.MaxPool2d``; no parameters.
 
     `stride` defaults to `kernel_size` (non-overlapping windows). The backward pass routes each
-    output gradient to the input position that held the window's maximum.
+    output gradient to the input position that held the window's maximum. In training mode the
+    forward pass records those positions (the "switches") for it; in eval mode a backward call
+    finds them again from the saved input.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
