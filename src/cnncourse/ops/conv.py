@@ -26,7 +26,7 @@ from ._validate import (
     pair,
     result_dtype,
 )
-from .im2col import _fold_add
+from .im2col import _fold_add, _window_view
 from .padding import sliding_windows
 
 __all__ = [
@@ -231,7 +231,7 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
             else:
                 # small: one copy of all windows, from a padded copy of the input
                 xp = _grouped(_padded(a._replace(input=a.input[start:start + m])), g)
-                np.copyto(target, _windows(xp, a))
+                np.copyto(target, _window_view(xp, a.weight.shape[2:], a.stride, a.dilation))
         cols[..., rows:, :] = 1
         yield start, start + m, cols
 
@@ -270,13 +270,6 @@ def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
                 tap[..., i0:i1, j1:] = 0
             tap[..., i0:i1, j0:j1] = x[..., r0:r0 + (i1 - i0 - 1) * sh + 1:sh,
                                          c0:c0 + (j1 - j0 - 1) * sw + 1:sw]
-
-
-def _windows(xp: np.ndarray, a: _ConvArgs) -> np.ndarray:
-    """View a padded (..., Hp, Wp) array as (..., kH, kW, H_out, W_out) windows."""
-    w = sliding_windows(xp, a.weight.shape[2:], a.stride, a.dilation)  # (..., Ho, Wo, kH, kW)
-    lead = tuple(range(w.ndim - 4))
-    return w.transpose(*lead, -2, -1, -4, -3)
 
 
 def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:

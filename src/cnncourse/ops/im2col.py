@@ -6,7 +6,7 @@ into the image it came from. They are ``torch.nn.functional.unfold`` and ``fold`
 same argument names, defaults and column order (channel, then kernel row, then kernel column).
 
 ``conv2d`` and ``conv2d_backward`` in :mod:`cnncourse.ops.conv` use the private helpers
-:func:`_unfold` and :func:`_fold_add`, which work on an already padded array.
+:func:`_window_view` and :func:`_fold_add`, which work on an already padded array.
 """
 
 from __future__ import annotations
@@ -19,21 +19,18 @@ from .padding import pad2d, sliding_windows
 __all__ = ["col2im", "im2col"]
 
 
-def _unfold(xp: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int],
-            dilation: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
-    """Copy the windows of a padded ``(..., Hp, Wp)`` array into ``(..., kH, kW, H_out, W_out)``.
+def _window_view(xp: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int],
+                 dilation: tuple[int, int]) -> np.ndarray:
+    """The windows of a padded ``(..., Hp, Wp)`` array as a ``(..., kH, kW, H_out, W_out)``
+    view (no copy).
 
-    The output position varies fastest, so ``cols.reshape(N, C*kH*kW, L)`` is a contiguous
-    matrix per image, ready for BLAS, and the copy reads whole rows of the input. `out`, if
-    given, receives the copy (it may be a view into a larger, reused buffer).
+    The output position varies fastest, so a contiguous copy reshaped to
+    ``(N, C*kH*kW, L)`` is one matrix per image, ready for BLAS, and the copy reads whole rows
+    of the input.
     """
     windows = sliding_windows(xp, kernel_size, stride, dilation)  # (..., Ho, Wo, kH, kW)
     lead = tuple(range(windows.ndim - 4))
-    view = windows.transpose(*lead, -2, -1, -4, -3)
-    if out is None:
-        return np.ascontiguousarray(view)
-    np.copyto(out, view)
-    return out
+    return windows.transpose(*lead, -2, -1, -4, -3)
 
 
 def _fold_add(cols: np.ndarray, xp: np.ndarray, stride: tuple[int, int],
@@ -113,7 +110,8 @@ def im2col(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
     h_out, w_out = _blocks(x4.shape[-2:], k, d, p, s, "im2col")
     xp = pad2d(x4, p) if any(p) else x4
     n, c = x4.shape[:2]
-    cols = _unfold(xp, k, s, d).reshape(n, c * k[0] * k[1], h_out * w_out)
+    cols = np.ascontiguousarray(_window_view(xp, k, s, d)).reshape(n, c * k[0] * k[1],
+                                                                    h_out * w_out)
     return cols if x.ndim == 4 else cols[0]
 
 
