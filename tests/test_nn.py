@@ -449,3 +449,32 @@ def test_sequential_backward_can_skip_the_first_layers_input_gradient(first):
         np.testing.assert_array_equal(skipped, full)  # a module without the argument still runs
     for p, want in zip(model.parameters(), grads):
         np.testing.assert_array_equal(p.grad, want)
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((4, 2, 5, 5), {"padding": 1}),                       # small images: columns side by side
+    ((3, 2, 12, 20), {"stride": (1, 2), "dilation": 2}),   # 8x8 outputs: per image
+    ((2, 4, 6, 6), {"groups": 2, "bias": False}),
+])
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_conv_layer_reuses_its_forward_columns_only_when_they_are_kept(monkeypatch, shape,
+                                                                        kwargs, chunk):
+    # In training Conv2d keeps the forward pass's im2col columns for the weight gradient (when
+    # one chunk holds the batch; chunk=1 forces several). Gradients must not depend on it.
+    from cnncourse.ops import conv as conv_module
+
+    if chunk is not None:
+        monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    results = {}
+    for mode in ("train", "eval"):
+        layer = nn.Conv2d(shape[1], 4, 3, rng=np.random.default_rng(6), dtype=F64, **kwargs)
+        layer.train(mode == "train")
+        out = layer(x)
+        assert (layer._columns is not None) == (mode == "train" and chunk is None)
+        g = np.random.default_rng(7).standard_normal(out.shape)
+        dx = layer.backward(g)
+        results[mode] = [out, dx] + [p.grad for p in layer.parameters()]
+    for got, want in zip(results["train"], results["eval"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ops._validate import pair
 from ..ops.activations import relu, relu_backward
-from ..ops.conv import conv2d, conv2d_backward
+from ..ops.conv import _conv2d_backward_with_columns, _conv2d_keeping_columns, conv2d
 from ..ops.linear import flatten, linear, linear_backward
 from ..ops.pool import (
     _max_pool2d_backward_from_switches,
@@ -100,20 +100,25 @@ class Conv2d(Module):
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(_uniform(gen, bound, shape, dt), "weight")
         self.bias = Parameter(_uniform(gen, bound, (out_channels,), dt), "bias") if bias else None
+        self._columns = None
 
     def _hyper(self) -> dict:
         return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation,
                 "groups": self.groups}
 
     def forward(self, x):
-        self._input = x
+        self._input, self._columns = x, None
         b = None if self.bias is None else self.bias.data
-        return conv2d(x, self.weight.data, b, **self._hyper())
+        if not self.training:
+            return conv2d(x, self.weight.data, b, **self._hyper())
+        # Training: keep the im2col columns, which the weight gradient needs again.
+        out, self._columns = _conv2d_keeping_columns(x, self.weight.data, b, **self._hyper())
+        return out
 
     def backward(self, grad_output, *, input_grad: bool = True):
-        gi, gw, gb = conv2d_backward(grad_output, self._saved_input(), self.weight.data,
-                                     **self._hyper(),
-                                     output_mask=(input_grad, True, self.bias is not None))
+        gi, gw, gb = _conv2d_backward_with_columns(
+            grad_output, self._saved_input(), self.weight.data, **self._hyper(),
+            output_mask=(input_grad, True, self.bias is not None), columns=self._columns)
         self.weight.accumulate_grad(gw)
         if self.bias is not None:
             self.bias.accumulate_grad(gb)

@@ -198,7 +198,7 @@ def _is_pointwise(a: _ConvArgs) -> bool:
             and a.groups == 1)
 
 
-def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
+def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = False):
     """Yield ``(start, stop, cols)``: the im2col columns of images ``start:stop``.
 
     Per image (``side_by_side=False``) `cols` is ``(m, groups, R, L)``, one matrix per image
@@ -206,7 +206,8 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
     trick), and ``L = H_out * W_out``. Side by side it is ``(groups, R, L * m)``: one matrix
     per group whose columns run over output positions and, fastest, images; that order lets
     the copy read runs of ``W_out * m`` numbers instead of ``W_out``. The chunks share one
-    scratch array that stays in cache while BLAS reads it.
+    scratch array that stays in cache while BLAS reads it (with `fresh` and a single chunk, a
+    new array that the caller may keep).
     """
     g, n = a.groups, a.input.shape[0]
     _, c_g, kh, kw = a.weight.shape
@@ -214,7 +215,9 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool):
     total, length = rows + ones, ho * wo
     step = max(1, min(n, _CHUNK_ELEMENTS // max(g * total * length, 1)))
     shape = (g, total, length * step) if side_by_side else (step, g, total, length)
-    buf = scratch("conv2d columns", shape, a.dtype)
+    # a fresh array only when one chunk holds the whole batch: only then is it worth keeping
+    buf = (np.empty(shape, a.dtype) if fresh and step >= n
+           else scratch("conv2d columns", shape, a.dtype))
     for start in range(0, n, step):
         m = min(step, n - start)
         if side_by_side:
@@ -297,8 +300,20 @@ def _unbatch(y: np.ndarray, batched: bool) -> np.ndarray:
     return y if batched else y[0]
 
 
-def _forward(a: _ConvArgs) -> np.ndarray:
-    """conv2d on validated arguments: (N, C, H, W) -> (N, K, H_out, W_out)."""
+class _Columns(NamedTuple):
+    """The im2col columns of a whole batch, kept from the forward pass for the weight gradient
+    (what a layer caches between its forward and backward passes)."""
+
+    cols: np.ndarray  # _column_chunks' layout for all N images, ones row included if any
+    side_by_side: bool
+
+
+def _forward(a: _ConvArgs, keep_columns: bool = False):
+    """conv2d on validated arguments: (N, C, H, W) -> (N, K, H_out, W_out).
+
+    With `keep_columns`, return ``(output, _Columns or None)``: the columns when the batch fit
+    in one chunk (else None, and the backward pass unfolds the input again).
+    """
     x, w, g = a.input, a.weight, a.groups
     n, c = x.shape[:2]
     k, c_g, kh, kw = w.shape
@@ -307,7 +322,8 @@ def _forward(a: _ConvArgs) -> np.ndarray:
         out = np.matmul(w.reshape(k, c), x.reshape(n, c, h_out * w_out))
         if a.bias is not None:
             out += a.bias[:, None]
-        return out.reshape(n, k, h_out, w_out)
+        out = out.reshape(n, k, h_out, w_out)
+        return (out, None) if keep_columns else out
 
     rows, length = c_g * kh * kw, h_out * w_out
     w_mat = w.reshape(g, k // g, rows)  # one (K/g, C/g*kH*kW) matrix per group
@@ -317,13 +333,17 @@ def _forward(a: _ConvArgs) -> np.ndarray:
         w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
     side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
     out = np.empty((n, g, k // g, length), dtype=a.dtype)
-    for start, stop, cols in _column_chunks(a, a.bias is not None, side_by_side):
+    kept = None
+    for start, stop, cols in _column_chunks(a, a.bias is not None, side_by_side,
+                                            fresh=keep_columns):
+        kept = _Columns(cols, side_by_side) if keep_columns and (start, stop) == (0, n) else None
         if side_by_side:
             y = np.matmul(w_mat, cols)  # (g, K/g, L*m): every image of the chunk at once
             out[start:stop] = y.reshape(g, k // g, length, stop - start).transpose(3, 0, 1, 2)
         else:
             np.matmul(w_mat, cols, out=out[start:stop])
-    return out.reshape(n, k, h_out, w_out)
+    out = out.reshape(n, k, h_out, w_out)
+    return (out, kept) if keep_columns else out
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -439,12 +459,36 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     """
     a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
                          "conv2d_backward", grad_output=grad_output)
+    return _backward(a, _output_mask(output_mask))
+
+
+def _conv2d_keeping_columns(input, weight, bias=None, stride=1, padding=0, dilation=1,
+                            groups=1):
+    """:func:`conv2d` that also returns the columns its backward pass can reuse (the Conv2d
+    layer's forward pass in training), or None where they are not kept."""
+    a = _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, "conv2d")
+    out, kept = _forward(a, keep_columns=True)
+    return _unbatch(out, a.batched), kept
+
+
+def _conv2d_backward_with_columns(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                                  groups=1, *, output_mask=(True, True, True),
+                                  columns: _Columns | None = None):
+    """:func:`conv2d_backward` reusing the columns kept by :func:`_conv2d_keeping_columns`
+    for the same input and weight."""
+    a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
+                         "conv2d_backward", grad_output=grad_output)
+    return _backward(a, _output_mask(output_mask), columns)
+
+
+def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: _Columns | None = None):
+    """conv2d_backward on validated arguments."""
     x, w, g = a.input, a.weight, a.groups
     n, c, h, wd = x.shape
     k, c_g, kh, kw = w.shape
     h_out, w_out = a.output_size
     rows, length = c_g * kh * kw, h_out * w_out
-    want_input, want_weight, want_bias = _output_mask(output_mask)
+    want_input, want_weight, want_bias = mask
     gy = a.grad_output.reshape(n, g, k // g, length)
     # summing over the batch first reads gy contiguously
     grad_bias = gy.sum(axis=0).sum(axis=-1).reshape(k) if want_bias else None
@@ -470,7 +514,12 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
         return _backward_results(a, grad_input, grad_w, grad_bias)
     side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
     w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
-    for start, stop, cols in _column_chunks(a, False, side_by_side):
+    if columns is not None and columns.side_by_side == side_by_side:
+        kept = columns.cols[:, :rows] if side_by_side else columns.cols[:, :, :rows]
+        chunks = [(0, n, kept)]  # the forward pass's columns, without its row of ones
+    else:
+        chunks = _column_chunks(a, False, side_by_side)
+    for start, stop, cols in chunks:
         m = stop - start
         gy_chunk = gy[start:stop]
         if side_by_side:
