@@ -15,7 +15,6 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ._memory import scratch
 from ._validate import (
@@ -27,7 +26,7 @@ from ._validate import (
     result_dtype,
 )
 from .im2col import _fold_add, _window_view
-from .padding import sliding_windows
+from .padding import pad2d, sliding_windows
 
 __all__ = [
     "conv2d",
@@ -169,27 +168,7 @@ def _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, op,
 
 
 def _padded(a: _ConvArgs) -> np.ndarray:
-    """The input with its zero padding, in a scratch array (valid until the next call)."""
-    if not any(a.padding):
-        return a.input
-    left, right, top, bottom = a.padding
-    n, c, h, w = a.input.shape
-    xp = scratch("conv2d padded input", (n, c, h + top + bottom, w + left + right), a.dtype)
-    _copy_inside_zero_border(xp, a.input, top, left, axis=2)
-    return xp
-
-
-def _copy_inside_zero_border(dst: np.ndarray, src: np.ndarray, top: int, left: int,
-                             axis: int) -> None:
-    """Copy `src` into `dst` at (top, left) of the two spatial axes that start at `axis`, and
-    zero the border around it (`dst` is a scratch array holding old values)."""
-    h, w = src.shape[axis:axis + 2]
-    lead = (slice(None),) * axis
-    dst[lead + (slice(None, top),)] = 0
-    dst[lead + (slice(top + h, None),)] = 0
-    dst[lead + (slice(top, top + h), slice(None, left))] = 0
-    dst[lead + (slice(top, top + h), slice(left + w, None))] = 0
-    dst[lead + (slice(top, top + h), slice(left, left + w))] = src
+    return pad2d(a.input, a.padding) if any(a.padding) else a.input
 
 
 def _is_pointwise(a: _ConvArgs) -> bool:
@@ -233,7 +212,7 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
                 _unfold_with_padding(x, target, a, zero_border=start == 0)
             else:
                 # small: one copy of all windows, from a padded copy of the input
-                xp = _grouped(_padded(a._replace(input=a.input[start:start + m])), g)
+                xp = pad2d(x, a.padding) if any(a.padding) else x
                 np.copyto(target, _window_view(xp, a.weight.shape[2:], a.stride, a.dilation))
         cols[..., rows:, :] = 1
         yield start, start + m, cols
@@ -276,18 +255,17 @@ def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
 
 
 def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
-    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view."""
+    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view of a
+    copy that holds them images last, (C, H_padded, W_padded, m)."""
     left, right, top, bottom = a.padding
     x = a.input[start:stop]
     m, c, h, w = x.shape
-    xt = scratch("conv2d padded input", (c, h + top + bottom, w + left + right, m), a.dtype)
-    _copy_inside_zero_border(xt, x.transpose(1, 2, 3, 0), top, left, axis=1)
-    (sh, sw), (dh, dw), (ho, wo) = a.stride, a.dilation, a.output_size
-    k = a.weight.shape
-    st_c, st_h, st_w, st_m = xt.strides
-    return as_strided(xt, shape=(a.groups, k[1], k[2], k[3], ho, wo, m),
-                      strides=(k[1] * st_c, st_c, dh * st_h, dw * st_w, sh * st_h, sw * st_w,
-                               st_m), writeable=False)
+    xt = np.zeros((c, h + top + bottom, w + left + right, m), dtype=a.dtype)
+    xt[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    # (m, C, kH, kW, H_out, W_out) windows of the (m, C, Hp, Wp) view, images moved last
+    windows = _window_view(xt.transpose(3, 0, 1, 2), a.weight.shape[2:], a.stride, a.dilation)
+    return windows.transpose(1, 2, 3, 4, 5, 0).reshape(a.groups, c // a.groups,
+                                                       *windows.shape[2:], m)
 
 
 def _grouped(x: np.ndarray, groups: int) -> np.ndarray:
@@ -300,19 +278,12 @@ def _unbatch(y: np.ndarray, batched: bool) -> np.ndarray:
     return y if batched else y[0]
 
 
-class _Columns(NamedTuple):
-    """The im2col columns of a whole batch, kept from the forward pass for the weight gradient
-    (what a layer caches between its forward and backward passes)."""
+def _forward(a: _ConvArgs, keep_columns: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """conv2d on validated arguments: ``(output (N, K, H_out, W_out), columns)``.
 
-    cols: np.ndarray  # _column_chunks' layout for all N images, ones row included if any
-    side_by_side: bool
-
-
-def _forward(a: _ConvArgs, keep_columns: bool = False):
-    """conv2d on validated arguments: (N, C, H, W) -> (N, K, H_out, W_out).
-
-    With `keep_columns`, return ``(output, _Columns or None)``: the columns when the batch fit
-    in one chunk (else None, and the backward pass unfolds the input again).
+    `columns` is None unless `keep_columns` and the batch fit in one chunk: then it is the
+    im2col matrix of the whole batch (_column_chunks' layout, bias row included), which the
+    weight gradient can use again.
     """
     x, w, g = a.input, a.weight, a.groups
     n, c = x.shape[:2]
@@ -322,8 +293,7 @@ def _forward(a: _ConvArgs, keep_columns: bool = False):
         out = np.matmul(w.reshape(k, c), x.reshape(n, c, h_out * w_out))
         if a.bias is not None:
             out += a.bias[:, None]
-        out = out.reshape(n, k, h_out, w_out)
-        return (out, None) if keep_columns else out
+        return out.reshape(n, k, h_out, w_out), None
 
     rows, length = c_g * kh * kw, h_out * w_out
     w_mat = w.reshape(g, k // g, rows)  # one (K/g, C/g*kH*kW) matrix per group
@@ -336,14 +306,13 @@ def _forward(a: _ConvArgs, keep_columns: bool = False):
     kept = None
     for start, stop, cols in _column_chunks(a, a.bias is not None, side_by_side,
                                             fresh=keep_columns):
-        kept = _Columns(cols, side_by_side) if keep_columns and (start, stop) == (0, n) else None
+        kept = cols if keep_columns and (start, stop) == (0, n) else None
         if side_by_side:
             y = np.matmul(w_mat, cols)  # (g, K/g, L*m): every image of the chunk at once
             out[start:stop] = y.reshape(g, k // g, length, stop - start).transpose(3, 0, 1, 2)
         else:
             np.matmul(w_mat, cols, out=out[start:stop])
-    out = out.reshape(n, k, h_out, w_out)
-    return (out, kept) if keep_columns else out
+    return out.reshape(n, k, h_out, w_out), kept
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
@@ -391,7 +360,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
            [81., 90.]])
     """
     a = _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, "conv2d")
-    return _unbatch(_forward(a), a.batched)
+    return _unbatch(_forward(a)[0], a.batched)
 
 
 def conv2d_naive(input, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -457,9 +426,8 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     output channels swapped (the backward pass of a convolution is a convolution); it is
     computed that way when that is faster.
     """
-    a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
-                         "conv2d_backward", grad_output=grad_output)
-    return _backward(a, _output_mask(output_mask))
+    return _conv2d_backward_with_columns(grad_output, input, weight, stride, padding, dilation,
+                                         groups, output_mask=output_mask)
 
 
 def _conv2d_keeping_columns(input, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -473,7 +441,7 @@ def _conv2d_keeping_columns(input, weight, bias=None, stride=1, padding=0, dilat
 
 def _conv2d_backward_with_columns(grad_output, input, weight, stride=1, padding=0, dilation=1,
                                   groups=1, *, output_mask=(True, True, True),
-                                  columns: _Columns | None = None):
+                                  columns: np.ndarray | None = None):
     """:func:`conv2d_backward` reusing the columns kept by :func:`_conv2d_keeping_columns`
     for the same input and weight."""
     a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
@@ -481,7 +449,7 @@ def _conv2d_backward_with_columns(grad_output, input, weight, stride=1, padding=
     return _backward(a, _output_mask(output_mask), columns)
 
 
-def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: _Columns | None = None):
+def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray | None = None):
     """conv2d_backward on validated arguments."""
     x, w, g = a.input, a.weight, a.groups
     n, c, h, wd = x.shape
@@ -503,7 +471,7 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: _Columns | N
 
     as_conv = _input_gradient_as_convolution(a) if want_input else None
     if as_conv is not None:
-        grad_input = _forward(as_conv)
+        grad_input = _forward(as_conv)[0]
     col2im = want_input and as_conv is None
     if col2im:
         left, right, top, bottom = a.padding
@@ -514,8 +482,8 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: _Columns | N
         return _backward_results(a, grad_input, grad_w, grad_bias)
     side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
     w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
-    if columns is not None and columns.side_by_side == side_by_side:
-        kept = columns.cols[:, :rows] if side_by_side else columns.cols[:, :, :rows]
+    if columns is not None:  # same input, weight and geometry, so the same layout
+        kept = columns[:, :rows] if side_by_side else columns[:, :, :rows]
         chunks = [(0, n, kept)]  # the forward pass's columns, without its row of ones
     else:
         chunks = _column_chunks(a, False, side_by_side)
