@@ -159,8 +159,8 @@ def _max_values(pool: _Pool, x: np.ndarray) -> np.ndarray:
 
 
 def _max_taps(pool: _Pool, x: np.ndarray):
-    """Return ``(output, padded input, tap)``: `tap` is the window offset ``u * kW + v`` of
-    each output's chosen maximum (the "switch"), as PyTorch chooses it."""
+    """Return ``(output, tap)``: `tap` is the window offset ``u * kW + v`` of each output's
+    chosen maximum (the "switch"), as PyTorch chooses it."""
     xp = pool.padded(x, -np.inf)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
         pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
@@ -184,12 +184,12 @@ def _max_taps(pool: _Pool, x: np.ndarray):
         first_v = _first_real_tap(wo, kw, sw, pw, dw)
         first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
         np.copyto(tap, np.broadcast_to(first, out.shape), where=out == -np.inf)
-    return out, xp, tap
+    return out, tap
 
 
 def _max_with_indices(pool: _Pool, x: np.ndarray):
     """Return ``(output, flat indices into each input plane)``."""
-    out, _, tap = _max_taps(pool, x)
+    out, tap = _max_taps(pool, x)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
         pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
     )
@@ -293,7 +293,7 @@ def _max_pool2d_with_switches(input, kernel_size, stride=None, padding=0, dilati
     """:func:`max_pool2d` that also records the switches for
     :func:`_max_pool2d_backward_from_switches` (the MaxPool2d layer's forward pass)."""
     pool = _setup("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
-    out, _, tap = _max_taps(pool, pool.x)
+    out, tap = _max_taps(pool, pool.x)
     return pool.result(out), _Switches(pool, tap)
 
 
@@ -305,7 +305,7 @@ def _max_pool2d_backward_from_switches(grad_output, switches: _Switches) -> np.n
 
 
 def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    return _route_to_switches(_Switches(pool, _max_taps(pool, x)[2]), g)
+    return _route_to_switches(_Switches(pool, _max_taps(pool, x)[1]), g)
 
 
 def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
