@@ -88,6 +88,9 @@ CASES = [
     ((1, 2, 3, 4), (2, 2, 3, 4), {}),
     ((3, 6, 6), (2, 3, 3, 3), {"padding": 1}),
     ((5, 4, 6), (3, 5, 1, 1), {}),
+    ((2, 3, 5, 6), (4, 3, 3, 3), {"padding": (2, 1)}),
+    ((2, 2, 6, 5), (3, 2, 3, 1), {"padding": (1, 0)}),
+    ((1, 2, 4, 2), (3, 2, 3, 7), {"padding": "same"}),
 ]
 IDS = [f"{x}-{w}-{kw}" for x, w, kw in CASES]
 
@@ -132,18 +135,23 @@ def test_an_empty_batch_gives_an_empty_output(rng):
 LAYOUTS = {"per image": 0, "side by side": 10**9}
 
 
-# Per image, padded inputs are unfolded tap by tap (large chunks) or padded first (small ones).
-UNFOLDS = {"tap by tap": 0, "padded first": 10**9}
+# Per image, stride-1 inputs whose output is as wide as the input are read as runs of the flat
+# image ("rows wrapped"); other padded inputs are unfolded tap by tap (large chunks) or padded
+# first (small ones). Values: (_WRAP_ROWS, _UNFOLD_PER_TAP_MIN_ELEMENTS).
+UNFOLDS = {"rows wrapped": (True, 10**9), "tap by tap": (False, 0),
+           "padded first": (False, 10**9)}
 
 
 @pytest.mark.parametrize("layout, unfold", [("side by side", "padded first"),
+                                            ("per image", "rows wrapped"),
                                             ("per image", "tap by tap"),
                                             ("per image", "padded first")])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
 def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, layout, unfold,
                                                         x_shape, w_shape, kwargs):
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
-    monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", UNFOLDS[unfold])
+    monkeypatch.setattr(conv_module, "_WRAP_ROWS", UNFOLDS[unfold][0])
+    monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", UNFOLDS[unfold][1])
     x, w, b = _operands(rng, x_shape, w_shape)
     np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
                                rtol=1e-12, atol=1e-12)

@@ -26,6 +26,7 @@ CASES = [
     ((2, 4, 5, 5), (3, 4, 1, 1), {"stride": 2}),
     ((2, 5, 6), (3, 2, 3, 3), {"padding": 1}),
     ((4, 1, 8, 8), (4, 1, 3, 3), {"padding": 1}),
+    ((2, 2, 4, 5), (3, 2, 3, 3), {"padding": 2, "dilation": (1, 2)}),
 ]
 IDS = [f"{x}-{w}-{kw}" for x, w, kw in CASES]
 
@@ -104,14 +105,18 @@ def test_both_ways_of_computing_the_input_gradient_agree(rng, monkeypatch, ratio
 LAYOUTS = {"per image": 0, "side by side": 10**9}
 
 
-@pytest.mark.parametrize("layout, unfold", [("side by side", 10**9), ("per image", 0),
-                                            ("per image", 10**9)])
+@pytest.mark.parametrize("layout, wrap, unfold", [("side by side", False, 10**9),
+                                                  ("per image", True, 10**9),
+                                                  ("per image", False, 0),
+                                                  ("per image", False, 10**9)])
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
-def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, layout, unfold, ratio,
-                                                       x_shape, w_shape, kwargs):
+def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, layout, wrap, unfold,
+                                                       ratio, x_shape, w_shape, kwargs):
+    # wrap: stride-1 windows as runs of the flat image where the output is as wide as the input
     # unfold: per image, padded inputs are copied tap by tap from chunks this large (0: always)
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    monkeypatch.setattr(conv_module, "_WRAP_ROWS", wrap)
     monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", unfold)
     monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", ratio)
     x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)

@@ -47,6 +47,9 @@ _SIDE_BY_SIDE_MAX_LENGTH = 64
 # With padding, chunks of at least this many column entries are copied tap by tap straight from
 # the unpadded input (no padded copy first); smaller ones pad, then copy once (fewer calls).
 _UNFOLD_PER_TAP_MIN_ELEMENTS = 1 << 18
+# Per image, stride-1 convolutions whose output is as wide as the input read each tap's windows
+# as one run of the flat image (_unfold_rows_wrapped); tests switch it off to reach the others.
+_WRAP_ROWS = True
 # conv2d_backward computes the input gradient as a convolution of grad_output (see
 # _input_gradient_as_convolution) when out_channels <= this * in_channels, else with col2im.
 _TRANSPOSED_MAX_RATIO = 4
@@ -208,7 +211,9 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
             cols = buf[:m]
             target = cols[:, :, :rows].reshape(m, g, c_g, kh, kw, ho, wo)
             x = _grouped(a.input[start:start + m], g)
-            if any(a.padding) and target.size >= _UNFOLD_PER_TAP_MIN_ELEMENTS:
+            if _rows_wrap(a):
+                _unfold_rows_wrapped(x, target, a)
+            elif any(a.padding) and target.size >= _UNFOLD_PER_TAP_MIN_ELEMENTS:
                 _unfold_with_padding(x, target, a, zero_border=start == 0)
             else:
                 # small: one copy of all windows, from a padded copy of the input
@@ -216,6 +221,45 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
                 np.copyto(target, _window_view(xp, a.weight.shape[2:], a.stride, a.dilation))
         cols[..., rows:, :] = 1
         yield start, start + m, cols
+
+
+def _rows_wrap(a: _ConvArgs) -> bool:
+    """Stride 1 and an output as wide as the input: each tap's windows are then one run of
+    the image read as a flat array (see _unfold_rows_wrapped)."""
+    left, right = a.padding[:2]
+    return (_WRAP_ROWS and a.stride == (1, 1)
+            and left + right == a.dilation[1] * (a.weight.shape[3] - 1))
+
+
+def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> None:
+    """im2col for _rows_wrap convolutions: copy the windows of `x` (..., H, W) into `target`
+    (..., kH, kW, H_out, W).
+
+    Output row y and input row y + u*dh - top both have W pixels, so tap (u, v) reads output
+    position p = y*W + j at flat index p + u*dh*W + v*dw - left of the image stored row after
+    row: one contiguous run per tap and channel, from a flat copy with the padding rows above
+    and below. Reads that cross the left or right edge wrap into the neighbouring row; they
+    belong to the zero padding and are zeroed after the copy.
+    """
+    (dh, dw), (left, right, top, bottom) = a.dilation, a.padding
+    kh, kw = a.weight.shape[2:]
+    *lead, h, w = x.shape
+    head, body = left + top * w, h * w
+    flat = scratch("conv2d rows", (*lead, head + body + bottom * w + right), a.dtype)
+    flat[..., :head] = 0
+    flat[..., head + body:] = 0
+    flat[..., head:head + body] = x.reshape(*lead, body)
+    item = flat.itemsize
+    runs = np.lib.stride_tricks.as_strided(
+        flat, (*lead, kh, kw, target.shape[-2], w),
+        (*flat.strides[:-1], dh * w * item, dw * item, w * item, item), writeable=False)
+    np.copyto(target, runs)
+    for v in range(kw):
+        shift = v * dw - left  # the input column read by output column j is j + shift
+        if shift < 0:
+            target[..., v, :, :-shift] = 0
+        elif shift > 0:
+            target[..., v, :, max(w - shift, 0):] = 0
 
 
 def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
