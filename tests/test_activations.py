@@ -194,6 +194,25 @@ def test_relu_backward_blocks_non_finite_gradients_behind_a_closed_gate():
     np.testing.assert_array_equal(out, [0.0, 0.0, 2.0])
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_is_the_elementwise_definition_bit_for_bit(dtype):
+    # relu_backward selects bits with an integer mask instead of np.where; an element loop is
+    # the oracle, over special values in both operands and non-contiguous views.
+    rng = np.random.default_rng(6)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-30, -1e-30])
+    x = rng.normal(size=(4, 6, 10)).astype(dtype)
+    g = rng.normal(size=(4, 6, 10)).astype(dtype)
+    x.flat[:special.size] = special
+    g.flat[special.size:2 * special.size] = special
+    g.flat[:special.size] = special[::-1]
+    x, g = x[:, ::2, 1:], g[:, 1::2, :-1]  # strided views
+    got = relu_backward(g, x)
+    want = np.array([gi if xi > 0 else dtype(0) for gi, xi in zip(g.ravel(), x.ravel())],
+                    dtype=dtype).reshape(g.shape)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}"))
+
+
 @pytest.mark.parametrize("backward", [relu_backward, sigmoid_backward, tanh_backward,
                                       softmax_backward])
 def test_backward_dtypes(backward):
