@@ -51,6 +51,8 @@ def check_rank(x: np.ndarray, name: str, ranks: tuple[int, ...], op: str, layout
 
 def pair(value, name: str) -> tuple[int, int]:
     """Turn an int or a pair of ints into a pair, as ``torch.nn.modules.utils._pair`` does."""
+    if type(value) is int:  # the common case first: the abstract-class checks below are slow
+        return (value, value)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value), int(value))
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(

@@ -109,7 +109,8 @@ def _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, op,
     b = None if bias is None else as_float_array(bias, "bias")
     check_rank(x, "input", (3, 4), op, "N, C, H, W or unbatched C, H, W")
     check_rank(w, "weight", (4,), op, "out_channels, in_channels/groups, kH, kW")
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+    if type(groups) is not int and (not isinstance(groups, numbers.Integral)
+                                    or isinstance(groups, bool)):
         raise TypeError(f"{op}: groups must be an int, got {groups!r}")
     if groups <= 0:
         raise RuntimeError(f"{op}: non-positive groups is not supported: expected groups >= 1, "
@@ -250,9 +251,10 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
     flat[..., head + body:] = 0
     flat[..., head:head + body] = x.reshape(*lead, body)
     item = flat.itemsize
-    runs = np.lib.stride_tricks.as_strided(
-        flat, (*lead, kh, kw, target.shape[-2], w),
-        (*flat.strides[:-1], dh * w * item, dw * item, w * item, item), writeable=False)
+    # np.ndarray over the scratch buffer rather than as_strided: the same view, a few
+    # microseconds cheaper, which counts at the digits' sizes
+    runs = np.ndarray((*lead, kh, kw, target.shape[-2], w), a.dtype, flat,
+                      strides=(*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
     np.copyto(target, runs)
     for v in range(kw):
         shift = v * dw - left  # the input column read by output column j is j + shift
