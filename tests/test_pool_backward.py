@@ -13,6 +13,7 @@ import pytest
 from oracles import fd_grad as _fd_grad
 from test_pool import AVG_CONFIGS, CONFIGS, LP_CONFIGS, _input, _pairs, brute_max, windows
 
+from cnncourse.ops import pool as pool_module
 from cnncourse.ops.pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -116,6 +117,31 @@ def test_constant_blocks_route_to_the_first_pixel_of_each_tie(torch):
         want = torch_grad(torch, lambda t, k=k, s=s, p=p: torch.nn.functional.max_pool2d(t, k, s, p),
                           x, g)
         np.testing.assert_allclose(grad, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_switches_found_a_few_images_at_a_time_are_the_same(monkeypatch, config):
+    # The switches are found from tap planes of a few images at a time; force one image per
+    # chunk, on an input with ties (pairs of equal rows and few distinct values).
+    monkeypatch.setattr(pool_module, "_TAP_PLANES_ELEMENTS", 1)
+    k, s, p, d, ceil_mode = config[4:]
+    x = np.kron(np.random.default_rng(29).integers(0, 3, config[:4]), np.ones((1, 1, 2, 1)))
+    g = np.random.default_rng(30).random(max_pool2d(x, k, s, p, d, ceil_mode).shape)
+    np.testing.assert_allclose(max_pool2d_backward(g, x, k, s, p, d, ceil_mode),
+                               brute_max_backward(g, x, k, s, p, d, ceil_mode), rtol=1e-12)
+
+
+def test_a_nan_gradient_reaches_only_its_switch(torch):
+    # PyTorch adds each output gradient at its switch only; g * (tap == t) would put NaN * 0 =
+    # NaN on every other pixel of the window.
+    x = np.random.default_rng(31).random((1, 2, 4, 6))
+    for k, s in [(2, 2), (3, 2)]:
+        g = np.random.default_rng(32).random(max_pool2d(x, k, s).shape)
+        g[0, 0, 0, 0], g[0, 1, -1, -1] = np.nan, np.inf
+        grad = max_pool2d_backward(g, x, k, s)
+        np.testing.assert_array_equal(grad, brute_max_backward(g, x, k, s))
+        want = torch_grad(torch, lambda t, k=k, s=s: torch.nn.functional.max_pool2d(t, k, s), x, g)
+        np.testing.assert_array_equal(grad, want)
 
 
 def test_seed_example_backward_keeps_a_quarter_of_the_positions():

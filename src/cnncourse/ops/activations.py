@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._select import keep_where
 from ._validate import as_float_array, result_dtype, wrap_dim
 
 __all__ = [
@@ -92,23 +93,8 @@ def relu_backward(grad_output, input) -> np.ndarray:
     """
     g, x = _backward_operands(grad_output, input, "input", "relu_backward")
     # Not g * mask: a NaN or inf gradient behind a closed gate must still give 0.
-    return _where_positive(x, g)
+    return keep_where(x > 0, g)
 
-
-def _where_positive(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """``np.where(x > 0, g, 0)``, bit for bit, without np.where's per-element branch.
-
-    np.where branches on every element; on the random signs of real activations the branch is
-    mispredicted half the time and the call is about 10x slower than selecting the bits with
-    an integer AND against a mask of all ones (x > 0) or all zeros.
-    """
-    if g.itemsize not in (2, 4, 8):  # no unsigned integer of that width
-        return np.where(x > 0, g, g.dtype.type(0))
-    bits = np.dtype(f"u{g.itemsize}")
-    mask = np.greater(x, 0).astype(bits)
-    np.negative(mask, out=mask)  # 1 -> all ones; 0 stays 0
-    np.bitwise_and(g.view(bits), mask, out=mask)
-    return mask.view(g.dtype)
 
 
 def sigmoid(input) -> np.ndarray:

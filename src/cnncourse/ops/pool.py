@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._memory import scratch
+from ._select import keep_where
 from ._validate import (
     as_float_array,
     check_non_negative,
@@ -32,6 +34,10 @@ __all__ = [
 
 _LAYOUT = "(C, H, W) or (N, C, H, W)"
 
+
+# The max pooling switches copy the taps of at most this many output numbers at a time (about
+# 8 MB in float32): memory stays bounded and the copy stays in cache for the comparisons.
+_TAP_PLANES_ELEMENTS = 1 << 21
 
 class _Pool(NamedTuple):
     """A validated pooling configuration for one input (all spatial values are (h, w) pairs)."""
@@ -165,26 +171,51 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
         pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
     )
-    # PyTorch scans each window in row-major order and takes a value if it is larger than the
-    # maximum so far or NaN: ties keep the FIRST maximum, NaNs the LAST NaN, and a window of
-    # -inf its first real pixel. One pass in that order with a strict > keeps the first of
-    # equal values; NaN and -inf are rare and fixed afterwards.
-    taps = list(pool.taps())
-    out = xp[taps[0][2]].copy()
-    tap = np.zeros(out.shape, dtype=np.min_scalar_type(kh * kw))
-    larger = np.empty(out.shape, dtype=bool)
-    for u, v, index in taps[1:]:
-        np.putmask(tap, np.greater(xp[index], out, out=larger), u * kw + v)
-        np.maximum(out, xp[index], out=out)
-    if np.isnan(out).any():
-        for u, v, index in taps:
-            np.putmask(tap, np.isnan(xp[index]), u * kw + v)
+    n, c = xp.shape[:2]
+    out = np.empty((n, c, ho, wo), dtype=xp.dtype)
+    tap = np.empty(out.shape, dtype=np.min_scalar_type(kh * kw))
+    # Every tap of the windows of a few images at a time, copied into one contiguous plane per
+    # tap: comparing the strided tap views directly (inner runs of W_out numbers) costs several
+    # times more per element than one copy followed by contiguous comparisons.
+    step = max(1, min(n, _TAP_PLANES_ELEMENTS // max(kh * kw * c * ho * wo, 1)))
+    s0, s1, s2, s3 = xp.strides
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        planes = scratch("max_pool2d taps", (kh, kw, m, c, ho, wo), xp.dtype)
+        np.copyto(planes, np.lib.stride_tricks.as_strided(
+            xp[start:], planes.shape, (dh * s2, dw * s3, s0, s1, sh * s2, sw * s3),
+            writeable=False))
+        _first_maximum(planes.reshape(kh * kw, m, c, ho, wo), out[start:start + m],
+                       tap[start:start + m])
     if (out == -np.inf).any():
         first_u = _first_real_tap(ho, kh, sh, ph, dh)
         first_v = _first_real_tap(wo, kw, sw, pw, dw)
         first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
         np.copyto(tap, np.broadcast_to(first, out.shape), where=out == -np.inf)
     return out, tap
+
+
+def _first_maximum(planes: np.ndarray, out: np.ndarray, tap: np.ndarray) -> None:
+    """Into `out` and `tap`: the maximum over the first axis of `planes` and where it was.
+
+    PyTorch scans each window in row-major order and takes a value if it is larger than the
+    maximum so far or NaN: ties keep the FIRST maximum, NaNs the LAST NaN, and a window of -inf
+    its first real pixel (fixed by the caller). One pass in that order with a strict > keeps
+    the first of equal values; NaN is rare and fixed afterwards.
+    """
+    np.copyto(out, planes[0])
+    tap[...] = 0
+    larger = np.empty(out.shape, dtype=bool)
+    chosen = np.empty(out.shape, dtype=tap.dtype)
+    for t in range(1, len(planes)):
+        np.greater(planes[t], out, out=larger)
+        np.maximum(out, planes[t], out=out)
+        # `larger` moves the switch to t, which exceeds every earlier tap: a max, no branch
+        np.multiply(larger, tap.dtype.type(t), out=chosen)
+        np.maximum(tap, chosen, out=tap)
+    if np.isnan(out).any():
+        for t in range(len(planes)):
+            np.putmask(tap, np.isnan(planes[t]), t)
 
 
 def _max_with_indices(pool: _Pool, x: np.ndarray):
@@ -318,12 +349,13 @@ def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
     overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
     for u, v, index in pool.taps():
         np.equal(tap, u * kw + v, out=chosen)
+        routed = keep_where(chosen, g)  # not g * chosen: a NaN gradient reaches its switch only
         if overlap:
             # Within one tap offset the windows' pixels are distinct, so += is exact; windows
             # that overlap (F=3, S=2) reach a pixel through several offsets and add up.
-            grad[index] += g * chosen
+            grad[index] += routed
         else:  # every pixel is in one window at most: write, no need to read
-            np.multiply(g, chosen, out=grad[index])
+            grad[index] = routed
     # Padding (and a window made of padding only, whose -inf "maximum" points at its first tap,
     # which lies in the padding) gets gradient here and is cut off.
     if grad.shape[-2:] == (h, w):
