@@ -26,7 +26,7 @@ from ._validate import (
     result_dtype,
 )
 from .im2col import _fold_add, _window_view
-from .padding import pad2d, sliding_windows
+from .padding import _strided_view, pad2d, sliding_windows
 
 __all__ = [
     "conv2d",
@@ -251,10 +251,8 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
     flat[..., head + body:] = 0
     flat[..., head:head + body] = x.reshape(*lead, body)
     item = flat.itemsize
-    # np.ndarray over the scratch buffer rather than as_strided: the same view, a few
-    # microseconds cheaper, which counts at the digits' sizes
-    runs = np.ndarray((*lead, kh, kw, target.shape[-2], w), a.dtype, flat,
-                      strides=(*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
+    runs = _strided_view(flat, (*lead, kh, kw, target.shape[-2], w),
+                        (*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
     np.copyto(target, runs)
     for v in range(kw):
         shift = v * dw - left  # the input column read by output column j is j + shift

@@ -145,9 +145,20 @@ def sliding_windows(x: np.ndarray, kernel_size: tuple[int, int], stride: tuple[i
     h_out = (h - dh * (kh - 1) - 1) // sh + 1
     w_out = (w - dw * (kw - 1) - 1) // sw + 1
     *lead, st_h, st_w = x.strides
-    return as_strided(
-        x,
-        shape=(*x.shape[:-2], h_out, w_out, kh, kw),
-        strides=(*lead, st_h * sh, st_w * sw, st_h * dh, st_w * dw),
-        writeable=False,
-    )
+    return _strided_view(x, (*x.shape[:-2], h_out, w_out, kh, kw),
+                        (*lead, st_h * sh, st_w * sw, st_h * dh, st_w * dw))
+
+
+def _strided_view(x: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+    """A read-only view of `x`'s memory with the given shape and strides (bytes), starting at
+    its first element; the caller keeps it inside `x`.
+
+    ``as_strided`` costs several microseconds of Python per call, which the digits-sized
+    convolutions and poolings of a training loop pay thousands of times; an ndarray built
+    straight over a contiguous `x` is the same view.
+    """
+    if x.flags.c_contiguous:
+        view = np.ndarray(shape, x.dtype, x, strides=strides)
+        view.flags.writeable = False
+        return view
+    return as_strided(x, shape, strides, writeable=False)

@@ -25,7 +25,7 @@ from ._validate import (
     pair,
     result_dtype,
 )
-from .padding import pad2d
+from .padding import _strided_view, pad2d
 
 __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "channel_pool", "global_avg_pool2d",
@@ -182,9 +182,8 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     for start in range(0, n, step):
         m = min(step, n - start)
         planes = scratch("max_pool2d taps", (kh, kw, m, c, ho, wo), xp.dtype)
-        np.copyto(planes, np.lib.stride_tricks.as_strided(
-            xp[start:], planes.shape, (dh * s2, dw * s3, s0, s1, sh * s2, sw * s3),
-            writeable=False))
+        np.copyto(planes, _strided_view(xp[start:], planes.shape,
+                                       (dh * s2, dw * s3, s0, s1, sh * s2, sw * s3)))
         _first_maximum(planes.reshape(kh * kw, m, c, ho, wo), out[start:start + m],
                        tap[start:start + m])
     if (out == -np.inf).any():
