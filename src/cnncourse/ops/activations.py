@@ -96,7 +96,6 @@ def relu_backward(grad_output, input) -> np.ndarray:
     return keep_where(x > 0, g)
 
 
-
 def sigmoid(input) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + exp(-x))`` elementwise, without overflow for large ``|x|``.
 

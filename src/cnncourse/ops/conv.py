@@ -11,6 +11,7 @@ sharing, ``locally_connected2d``, is in ``local.py``).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple
 
@@ -216,10 +217,10 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
                 _unfold_rows_wrapped(x, target, a)
             elif any(a.padding) and target.size >= _UNFOLD_PER_TAP_MIN_ELEMENTS:
                 _unfold_with_padding(x, target, a, zero_border=start == 0)
-            else:
-                # small: one copy of all windows, from a padded copy of the input
+            else:  # from the input itself, or (small chunks) a padded copy of it
                 xp = pad2d(x, a.padding) if any(a.padding) else x
-                np.copyto(target, _window_view(xp, a.weight.shape[2:], a.stride, a.dilation))
+                _copy_windows(target, _window_view(xp, a.weight.shape[2:], a.stride,
+                                                   a.dilation), a)
         cols[..., rows:, :] = 1
         yield start, start + m, cols
 
@@ -260,6 +261,30 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
             target[..., v, :, :-shift] = 0
         elif shift > 0:
             target[..., v, :, max(w - shift, 0):] = 0
+
+
+def _copy_windows(target: np.ndarray, windows: np.ndarray, a: _ConvArgs) -> None:
+    """``np.copyto(target, windows)`` for im2col arrays (..., kH, kW, H_out, W_out), most
+    kernel rows copied as shifted runs of rows already in `target`.
+
+    Kernel row u + k reads for output row y the input row that kernel row u reads for output
+    row y + j, with k = sH / gcd(sH, dH) and j = dH * k / sH (k = sH, j = 1 without
+    dilation). In the flattened H_out*W_out axis that is one contiguous run shifted by
+    j*W_out, where copying from the input gathers W_out numbers at a time (at a stride of sW):
+    only the kernel rows u < k and the last j output rows of the others come from the input.
+    """
+    (sh, dh), kh, (ho, wo) = (a.stride[0], a.dilation[0]), target.shape[-4], target.shape[-2:]
+    k = sh // math.gcd(sh, dh)
+    j = dh * k // sh
+    if k >= kh or j >= ho:
+        np.copyto(target, windows)
+        return
+    np.copyto(target[..., :k, :, :, :], windows[..., :k, :, :, :])
+    flat = target.reshape(*target.shape[:-2], ho * wo)  # merging the last two axes: a view
+    for u in range(k, kh, k):
+        stop = min(u + k, kh)
+        flat[..., u:stop, :, :(ho - j) * wo] = flat[..., u - k:stop - k, :, j * wo:]
+        target[..., u:stop, :, ho - j:, :] = windows[..., u:stop, :, ho - j:, :]
 
 
 def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:

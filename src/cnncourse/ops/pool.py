@@ -33,11 +33,10 @@ __all__ = [
 ]
 
 _LAYOUT = "(C, H, W) or (N, C, H, W)"
-
-
 # The max pooling switches copy the taps of at most this many output numbers at a time (about
 # 8 MB in float32): memory stays bounded and the copy stays in cache for the comparisons.
 _TAP_PLANES_ELEMENTS = 1 << 21
+
 
 class _Pool(NamedTuple):
     """A validated pooling configuration for one input (all spatial values are (h, w) pairs)."""
