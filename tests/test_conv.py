@@ -147,8 +147,8 @@ UNFOLDS = {"rows wrapped": (True, 10**9), "tap by tap": (False, 0),
                                             ("per image", "tap by tap"),
                                             ("per image", "padded first")])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
-def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, layout, unfold,
-                                                        x_shape, w_shape, kwargs):
+def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, nan_scratch, layout,
+                                                        unfold, x_shape, w_shape, kwargs):
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
     monkeypatch.setattr(conv_module, "_WRAP_ROWS", UNFOLDS[unfold][0])
     monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", UNFOLDS[unfold][1])
@@ -160,7 +160,8 @@ def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, layout
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("chunk", [1, 3 * 2 * 9 * 25 * 2])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_in_batch_chunks_gives_the_same_result(rng, monkeypatch, chunk, bias, layout):
+def test_conv2d_in_batch_chunks_gives_the_same_result(rng, monkeypatch, nan_scratch, chunk, bias,
+                                                      layout):
     # Large batches are unfolded a few images at a time; force that path, including a short
     # last chunk (5 images in chunks of 2) and grouped weights.
     monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk)

@@ -111,8 +111,9 @@ LAYOUTS = {"per image": 0, "side by side": 10**9}
                                                   ("per image", False, 10**9)])
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
-def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, layout, wrap, unfold,
-                                                       ratio, x_shape, w_shape, kwargs):
+def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, nan_scratch, layout,
+                                                       wrap, unfold, ratio, x_shape, w_shape,
+                                                       kwargs):
     # wrap: stride-1 windows as runs of the flat image where the output is as wide as the input
     # unfold: per image, padded inputs are copied tap by tap from chunks this large (0: always)
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
@@ -128,8 +129,8 @@ def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, layout,
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("chunk", [1, 2 * 4 * 9 * 25 * 2])
-def test_backward_in_batch_chunks_gives_the_same_gradients(rng, monkeypatch, chunk, ratio,
-                                                           layout):
+def test_backward_in_batch_chunks_gives_the_same_gradients(rng, monkeypatch, nan_scratch, chunk,
+                                                           ratio, layout):
     x, w, _, gy = _problem(rng, (5, 4, 5, 5), (6, 2, 3, 3), {"padding": 1, "groups": 2})
     want = conv2d_backward_naive(gy, x, w, padding=1, groups=2)
     monkeypatch.setattr(conv_module, "_CHUNK_ELEMENTS", chunk)

@@ -120,7 +120,7 @@ def test_constant_blocks_route_to_the_first_pixel_of_each_tie(torch):
 
 
 @pytest.mark.parametrize("config", CONFIGS)
-def test_switches_found_a_few_images_at_a_time_are_the_same(monkeypatch, config):
+def test_switches_found_a_few_images_at_a_time_are_the_same(monkeypatch, nan_scratch, config):
     # The switches are found from tap planes of a few images at a time; force one image per
     # chunk, on an input with ties (pairs of equal rows and few distinct values).
     monkeypatch.setattr(pool_module, "_TAP_PLANES_ELEMENTS", 1)
