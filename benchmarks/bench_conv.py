@@ -158,6 +158,20 @@ def _fmt(ms: float | None) -> str:
     return "n/a" if ms is None else f"{ms:.2f}"
 
 
+def _copy_bandwidth(megabytes: int = 8, repeats: int = 20) -> float:
+    """GB/s of copying one array of `megabytes` into another: about 60 on these machines when
+    the shared cache is theirs, about 16 in their slow phases (see benchmarks/README.md)."""
+    import numpy as np
+
+    src = np.ones(megabytes << 18, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        np.copyto(dst, src)
+    return 2 * src.nbytes / 1e9 / ((time.perf_counter() - start) / repeats)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", help="substrings of case names to run (default: all)")
@@ -183,7 +197,8 @@ def main(argv=None) -> int:
         (f"conv2d benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {load:.2f} at start, float32, median of {args.repeats} after "
         f"{args.warmup} warm-up calls, best of {args.rounds} processes per library and case, "
-        f"{args.threads or 'default'} threads, {args.clock} clock"),
+        f"{args.threads or 'default'} threads, {args.clock} clock; 8 MB copies at "
+        f"{_copy_bandwidth():.0f} GB/s at start"),
         "",
         "| case | op | shape (N,C,H,W) K F S P | numpy ms | torch ms | ratio | target | met? |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
@@ -205,6 +220,8 @@ def main(argv=None) -> int:
                    f"{'-' if target is None else f'{target:.1f}x'} | {met} |")
             lines.append(row)
             print(row, flush=True)
+    lines.append(f"\n8 MB copies at {_copy_bandwidth():.0f} GB/s at the end")
+    print(lines[-1])
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:

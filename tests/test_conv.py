@@ -91,6 +91,11 @@ CASES = [
     ((2, 3, 5, 6), (4, 3, 3, 3), {"padding": (2, 1)}),
     ((2, 2, 6, 5), (3, 2, 3, 1), {"padding": (1, 0)}),
     ((1, 2, 4, 2), (3, 2, 3, 7), {"padding": "same"}),
+    # strides smaller than the kernel in both axes: taps filled by shifting rows and columns
+    ((2, 3, 13, 15), (4, 3, 5, 7), {"stride": 2, "padding": (1, 2)}),
+    ((2, 2, 15, 17), (3, 2, 3, 5), {"stride": (1, 2), "dilation": (1, 2)}),
+    ((2, 2, 12, 14), (3, 2, 4, 3), {"stride": (2, 2), "dilation": (3, 3)}),
+    ((1, 3, 23, 27), (4, 3, 11, 11), {"stride": 4}),
 ]
 IDS = [f"{x}-{w}-{kw}" for x, w, kw in CASES]
 
