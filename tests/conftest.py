@@ -42,10 +42,11 @@ def untampered_checks(request):
 def nan_scratch(monkeypatch):
     """Scratch arrays full of NaN, fresh on every request: a code path that reads a number it
     did not write (left over from an earlier call with the same shapes) shows up as NaN."""
-    from cnncourse.ops import conv, pool
+    from cnncourse.ops import conv, im2col, pool
 
     def full_of_nan(name, shape, dtype):
         return np.full(shape, np.nan, dtype=dtype)
 
     monkeypatch.setattr(conv, "scratch", full_of_nan)
     monkeypatch.setattr(pool, "scratch", full_of_nan)
+    monkeypatch.setattr(im2col, "scratch", full_of_nan)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cnncourse.ops import conv as conv_module
+from cnncourse.ops import im2col as im2col_module
 from cnncourse.ops.conv import (
     conv2d,
     conv2d_backward,
@@ -155,7 +156,7 @@ UNFOLDS = {"rows wrapped": (True, 10**9), "tap by tap": (False, 0),
 def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, nan_scratch, layout,
                                                         unfold, x_shape, w_shape, kwargs):
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
-    monkeypatch.setattr(conv_module, "_WRAP_ROWS", UNFOLDS[unfold][0])
+    monkeypatch.setattr(im2col_module, "_WRAP_ROWS", UNFOLDS[unfold][0])
     monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", UNFOLDS[unfold][1])
     x, w, b = _operands(rng, x_shape, w_shape)
     np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),

@@ -11,6 +11,7 @@ import pytest
 import scipy.signal
 
 from cnncourse.ops import conv as conv_module
+from cnncourse.ops import im2col as im2col_module
 from cnncourse.ops.conv import conv2d, conv2d_backward, conv2d_backward_naive
 
 # (input shape, weight shape, keyword arguments), small enough for finite differences.
@@ -118,7 +119,7 @@ def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, nan_scr
     # wrap: stride-1 windows as runs of the flat image where the output is as wide as the input
     # unfold: per image, padded inputs are copied tap by tap from chunks this large (0: always)
     monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
-    monkeypatch.setattr(conv_module, "_WRAP_ROWS", wrap)
+    monkeypatch.setattr(im2col_module, "_WRAP_ROWS", wrap)
     monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", unfold)
     monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", ratio)
     x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)

@@ -11,7 +11,6 @@ sharing, ``locally_connected2d``, is in ``local.py``).
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import NamedTuple
 
@@ -26,8 +25,16 @@ from ._validate import (
     pair,
     result_dtype,
 )
-from .im2col import _fold_add, _window_view
-from .padding import _strided_view, pad2d, sliding_windows
+from .im2col import (
+    _copy_windows,
+    _fold_add,
+    _image_last_windows,
+    _rows_wrap,
+    _unfold_rows_wrapped,
+    _unfold_with_padding,
+    _window_view,
+)
+from .padding import pad2d, sliding_windows
 
 __all__ = [
     "conv2d",
@@ -48,9 +55,6 @@ _SIDE_BY_SIDE_MAX_LENGTH = 64
 # With padding, chunks of at least this many column entries are copied tap by tap straight from
 # the unpadded input (no padded copy first); smaller ones pad, then copy once (fewer calls).
 _UNFOLD_PER_TAP_MIN_ELEMENTS = 1 << 18
-# Per image, stride-1 convolutions whose output is as wide as the input read each tap's windows
-# as one run of the flat image (_unfold_rows_wrapped); tests switch it off to reach the others.
-_WRAP_ROWS = True
 # conv2d_backward computes the input gradient as a convolution of grad_output (see
 # _input_gradient_as_convolution) when out_channels <= this * in_channels, else with col2im.
 _TRANSPOSED_MAX_RATIO = 4
@@ -223,141 +227,6 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
                                                    a.dilation), a)
         cols[..., rows:, :] = 1
         yield start, start + m, cols
-
-
-def _rows_wrap(a: _ConvArgs) -> bool:
-    """Stride 1 and an output as wide as the input: each tap's windows are then one run of
-    the image read as a flat array (see _unfold_rows_wrapped)."""
-    left, right = a.padding[:2]
-    return (_WRAP_ROWS and a.stride == (1, 1)
-            and left + right == a.dilation[1] * (a.weight.shape[3] - 1))
-
-
-def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> None:
-    """im2col for _rows_wrap convolutions: copy the windows of `x` (..., H, W) into `target`
-    (..., kH, kW, H_out, W).
-
-    Output row y and input row y + u*dh - top both have W pixels, so tap (u, v) reads output
-    position p = y*W + j at flat index p + u*dh*W + v*dw - left of the image stored row after
-    row: one contiguous run per tap and channel, from a flat copy with the padding rows above
-    and below. Reads that cross the left or right edge wrap into the neighbouring row; they
-    belong to the zero padding and are zeroed after the copy.
-    """
-    (dh, dw), (left, right, top, bottom) = a.dilation, a.padding
-    kh, kw = a.weight.shape[2:]
-    *lead, h, w = x.shape
-    head, body = left + top * w, h * w
-    flat = scratch("conv2d rows", (*lead, head + body + bottom * w + right), a.dtype)
-    flat[..., :head] = 0
-    flat[..., head + body:] = 0
-    flat[..., head:head + body] = x.reshape(*lead, body)
-    item = flat.itemsize
-    runs = _strided_view(flat, (*lead, kh, kw, target.shape[-2], w),
-                        (*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
-    np.copyto(target, runs)
-    for v in range(kw):
-        shift = v * dw - left  # the input column read by output column j is j + shift
-        if shift < 0:
-            target[..., v, :, :-shift] = 0
-        elif shift > 0:
-            target[..., v, :, max(w - shift, 0):] = 0
-
-
-def _copy_windows(target: np.ndarray, windows: np.ndarray, a: _ConvArgs) -> None:
-    """``np.copyto(target, windows)`` for im2col arrays (..., kH, kW, H_out, W_out), most taps
-    copied as shifted runs of taps already in `target`.
-
-    Kernel row u + k reads for output row y the input row that kernel row u reads for output
-    row y + j, with k = sH / gcd(sH, dH) and j = dH * k / sH (k = sH, j = 1 without
-    dilation). In the flattened H_out*W_out axis that is one contiguous run shifted by
-    j*W_out, where copying from the input gathers W_out numbers at a time (at a stride of sW);
-    likewise kernel column v + k is column v shifted by j outputs along each row. Only the
-    taps u < k (and, with a stride across, v < k) and the outputs at the far edge come from
-    the input.
-    """
-    (sh, sw), (dh, dw) = a.stride, a.dilation
-    kh, kw, ho, wo = target.shape[-4:]
-    ku, ju = _shift_step(sh, dh)
-    kv, jv = _shift_step(sw, dw) if sw > 1 else (kw, 0)  # stride 1 reads contiguous runs
-    ku, kv = (ku if ju < ho else kh), (kv if jv < wo else kw)
-    head, head_windows = target[..., :ku, :, :, :], windows[..., :ku, :, :, :]
-    np.copyto(head[..., :kv, :, :], head_windows[..., :kv, :, :])
-    _shift_taps(head, head_windows, -3, kv, jv)
-    _shift_taps(target, windows, -4, ku, ju)
-
-
-def _shift_step(stride: int, dilation: int) -> tuple[int, int]:
-    """(k, j): tap t + k reads, for output i, what tap t reads for output i + j."""
-    k = stride // math.gcd(stride, dilation)
-    return k, dilation * k // stride
-
-
-def _shift_taps(target: np.ndarray, windows: np.ndarray, axis: int, k: int, j: int) -> None:
-    """Fill the taps ``k, k+1, ...`` along kernel `axis` (-4: rows, -3: columns) of `target`
-    from the taps k before them, shifted by j output rows or columns; the last j output rows
-    or columns, which the shift cannot reach, come from `windows`."""
-    ho, wo = target.shape[-2:]
-    flat = target.reshape(*target.shape[:-2], ho * wo)  # merging the last two axes: a view
-    shift = j * wo if axis == -4 else j
-    edge = (slice(ho - j, None), slice(None)) if axis == -4 else (slice(None), slice(wo - j, None))
-    n = target.shape[axis]
-    for t in range(k, n, k):
-        taps = [slice(None), slice(None)]
-        taps[axis + 4] = slice(t, min(t + k, n))
-        before = list(taps)
-        before[axis + 4] = slice(t - k, min(t + k, n) - k)
-        flat[(..., *taps, slice(0, ho * wo - shift))] = flat[(..., *before, slice(shift, None))]
-        target[(..., *taps, *edge)] = windows[(..., *taps, *edge)]
-
-
-def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
-    """``(first, stop, pixel)``: outputs ``first <= i < stop`` read pixel ``i*stride + offset``
-    inside ``[0, size)``, and `pixel` is the one the first of them reads."""
-    first = min(n_out, max(0, -(offset // stride)))  # ceil(-offset / stride), clipped
-    stop = max(first, min(n_out, (size - 1 - offset) // stride + 1))
-    return first, stop, first * stride + offset
-
-
-def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
-                         zero_border: bool = True) -> None:
-    """im2col straight from the unpadded images: copy the windows of `x` (..., H, W) into
-    `target` (..., kH, kW, H_out, W_out) and write zeros where a window reaches into the
-    padding. One copy per kernel tap (u, v), with no padded image built first.
-
-    The zeros land in the same places for every chunk of one call: with ``zero_border=False``
-    they are taken to be there already (written by the call's first chunk into the same
-    buffer) and only the windows are copied.
-    """
-    (sh, sw), (dh, dw), (ho, wo) = a.stride, a.dilation, a.output_size
-    left, _, top, _ = a.padding
-    h, w = x.shape[-2:]
-    kh, kw = a.weight.shape[2:]
-    for u in range(kh):
-        i0, i1, r0 = _valid_outputs(ho, sh, u * dh - top, h)
-        for v in range(kw):
-            j0, j1, c0 = _valid_outputs(wo, sw, v * dw - left, w)
-            tap = target[..., u, v, :, :]
-            if zero_border:
-                tap[..., :i0, :] = 0
-                tap[..., i1:, :] = 0
-                tap[..., i0:i1, :j0] = 0
-                tap[..., i0:i1, j1:] = 0
-            tap[..., i0:i1, j0:j1] = x[..., r0:r0 + (i1 - i0 - 1) * sh + 1:sh,
-                                         c0:c0 + (j1 - j0 - 1) * sw + 1:sw]
-
-
-def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
-    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view of a
-    copy that holds them images last, (C, H_padded, W_padded, m)."""
-    left, right, top, bottom = a.padding
-    x = a.input[start:stop]
-    m, c, h, w = x.shape
-    xt = np.zeros((c, h + top + bottom, w + left + right, m), dtype=a.dtype)
-    xt[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
-    # (m, C, kH, kW, H_out, W_out) windows of the (m, C, Hp, Wp) view, images moved last
-    windows = _window_view(xt.transpose(3, 0, 1, 2), a.weight.shape[2:], a.stride, a.dilation)
-    return windows.transpose(1, 2, 3, 4, 5, 0).reshape(a.groups, c // a.groups,
-                                                       *windows.shape[2:], m)
 
 
 def _grouped(x: np.ndarray, groups: int) -> np.ndarray:
