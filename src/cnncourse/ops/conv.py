@@ -224,7 +224,7 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
             else:  # from the input itself, or (small chunks) a padded copy of it
                 xp = pad2d(x, a.padding) if any(a.padding) else x
                 _copy_windows(target, _window_view(xp, a.weight.shape[2:], a.stride,
-                                                   a.dilation), a)
+                                                   a.dilation), a.stride, a.dilation)
         cols[..., rows:, :] = 1
         yield start, start + m, cols
 

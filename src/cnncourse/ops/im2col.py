@@ -62,6 +62,54 @@ def _fold_add(cols: np.ndarray, xp: np.ndarray, stride: tuple[int, int],
     return xp
 
 
+def _copy_windows(target: np.ndarray, windows: np.ndarray, stride: tuple[int, int],
+                  dilation: tuple[int, int]) -> None:
+    """``np.copyto(target, windows)`` for im2col arrays (..., kH, kW, H_out, W_out), most taps
+    copied as shifted runs of taps already in `target`.
+
+    Kernel row u + k reads for output row y the input row that kernel row u reads for output
+    row y + j, with k = sH / gcd(sH, dH) and j = dH * k / sH (k = sH, j = 1 without
+    dilation). In the flattened H_out*W_out axis that is one contiguous run shifted by
+    j*W_out, where copying from the input gathers W_out numbers at a time (at a stride of sW);
+    likewise kernel column v + k is column v shifted by j outputs along each row. Only the
+    taps u < k (and, with a stride across, v < k) and the outputs at the far edge come from
+    the input.
+    """
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw, ho, wo = target.shape[-4:]
+    ku, ju = _shift_step(sh, dh)
+    kv, jv = _shift_step(sw, dw) if sw > 1 else (kw, 0)  # stride 1 reads contiguous runs
+    ku, kv = (ku if ju < ho else kh), (kv if jv < wo else kw)
+    head, head_windows = target[..., :ku, :, :, :], windows[..., :ku, :, :, :]
+    np.copyto(head[..., :kv, :, :], head_windows[..., :kv, :, :])
+    _shift_taps(head, head_windows, -3, kv, jv)
+    _shift_taps(target, windows, -4, ku, ju)
+
+
+def _shift_step(stride: int, dilation: int) -> tuple[int, int]:
+    """(k, j): tap t + k reads, for output i, what tap t reads for output i + j."""
+    k = stride // math.gcd(stride, dilation)
+    return k, dilation * k // stride
+
+
+def _shift_taps(target: np.ndarray, windows: np.ndarray, axis: int, k: int, j: int) -> None:
+    """Fill the taps ``k, k+1, ...`` along kernel `axis` (-4: rows, -3: columns) of `target`
+    from the taps k before them, shifted by j output rows or columns; the last j output rows
+    or columns, which the shift cannot reach, come from `windows`."""
+    ho, wo = target.shape[-2:]
+    flat = target.reshape(*target.shape[:-2], ho * wo)  # merging the last two axes: a view
+    shift = j * wo if axis == -4 else j
+    edge = (slice(ho - j, None), slice(None)) if axis == -4 else (slice(None), slice(wo - j, None))
+    n = target.shape[axis]
+    for t in range(k, n, k):
+        taps = [slice(None), slice(None)]
+        taps[axis + 4] = slice(t, min(t + k, n))
+        before = list(taps)
+        before[axis + 4] = slice(t - k, min(t + k, n) - k)
+        flat[(..., *taps, slice(0, ho * wo - shift))] = flat[(..., *before, slice(shift, None))]
+        target[(..., *taps, *edge)] = windows[(..., *taps, *edge)]
+
+
 def _blocks(size: tuple[int, int], k, d, p, s, op: str) -> tuple[int, int]:
     """Number of sliding blocks along each axis; refuse configurations with none."""
     blocks = tuple((size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
@@ -122,8 +170,9 @@ def im2col(input, kernel_size, dilation=1, padding=0, stride=1) -> np.ndarray:
     h_out, w_out = _blocks(x4.shape[-2:], k, d, p, s, "im2col")
     xp = pad2d(x4, p) if any(p) else x4
     n, c = x4.shape[:2]
-    cols = np.ascontiguousarray(_window_view(xp, k, s, d)).reshape(n, c * k[0] * k[1],
-                                                                    h_out * w_out)
+    cols = np.empty((n, c, k[0], k[1], h_out, w_out), dtype=xp.dtype)
+    _copy_windows(cols, _window_view(xp, k, s, d), s, d)
+    cols = cols.reshape(n, c * k[0] * k[1], h_out * w_out)
     return cols if x.ndim == 4 else cols[0]
 
 
@@ -184,8 +233,8 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1) -> n
     return x if y.ndim == 3 else x[0]
 
 
-# conv2d's ways of copying the windows of a chunk of images into its columns (the layouts are
-# described in conv._column_chunks).
+# conv2d's other ways of copying the windows of a chunk of images into its columns (the layouts
+# are described in conv._column_chunks).
 
 
 def _rows_wrap(a: _ConvArgs) -> bool:
@@ -224,53 +273,6 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
             target[..., v, :, :-shift] = 0
         elif shift > 0:
             target[..., v, :, max(w - shift, 0):] = 0
-
-
-def _copy_windows(target: np.ndarray, windows: np.ndarray, a: _ConvArgs) -> None:
-    """``np.copyto(target, windows)`` for im2col arrays (..., kH, kW, H_out, W_out), most taps
-    copied as shifted runs of taps already in `target`.
-
-    Kernel row u + k reads for output row y the input row that kernel row u reads for output
-    row y + j, with k = sH / gcd(sH, dH) and j = dH * k / sH (k = sH, j = 1 without
-    dilation). In the flattened H_out*W_out axis that is one contiguous run shifted by
-    j*W_out, where copying from the input gathers W_out numbers at a time (at a stride of sW);
-    likewise kernel column v + k is column v shifted by j outputs along each row. Only the
-    taps u < k (and, with a stride across, v < k) and the outputs at the far edge come from
-    the input.
-    """
-    (sh, sw), (dh, dw) = a.stride, a.dilation
-    kh, kw, ho, wo = target.shape[-4:]
-    ku, ju = _shift_step(sh, dh)
-    kv, jv = _shift_step(sw, dw) if sw > 1 else (kw, 0)  # stride 1 reads contiguous runs
-    ku, kv = (ku if ju < ho else kh), (kv if jv < wo else kw)
-    head, head_windows = target[..., :ku, :, :, :], windows[..., :ku, :, :, :]
-    np.copyto(head[..., :kv, :, :], head_windows[..., :kv, :, :])
-    _shift_taps(head, head_windows, -3, kv, jv)
-    _shift_taps(target, windows, -4, ku, ju)
-
-
-def _shift_step(stride: int, dilation: int) -> tuple[int, int]:
-    """(k, j): tap t + k reads, for output i, what tap t reads for output i + j."""
-    k = stride // math.gcd(stride, dilation)
-    return k, dilation * k // stride
-
-
-def _shift_taps(target: np.ndarray, windows: np.ndarray, axis: int, k: int, j: int) -> None:
-    """Fill the taps ``k, k+1, ...`` along kernel `axis` (-4: rows, -3: columns) of `target`
-    from the taps k before them, shifted by j output rows or columns; the last j output rows
-    or columns, which the shift cannot reach, come from `windows`."""
-    ho, wo = target.shape[-2:]
-    flat = target.reshape(*target.shape[:-2], ho * wo)  # merging the last two axes: a view
-    shift = j * wo if axis == -4 else j
-    edge = (slice(ho - j, None), slice(None)) if axis == -4 else (slice(None), slice(wo - j, None))
-    n = target.shape[axis]
-    for t in range(k, n, k):
-        taps = [slice(None), slice(None)]
-        taps[axis + 4] = slice(t, min(t + k, n))
-        before = list(taps)
-        before[axis + 4] = slice(t - k, min(t + k, n) - k)
-        flat[(..., *taps, slice(0, ho * wo - shift))] = flat[(..., *before, slice(shift, None))]
-        target[(..., *taps, *edge)] = windows[(..., *taps, *edge)]
 
 
 def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
