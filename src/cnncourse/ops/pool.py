@@ -25,7 +25,8 @@ from ._validate import (
     pair,
     result_dtype,
 )
-from .padding import _strided_view, pad2d
+from .im2col import _window_view
+from .padding import pad2d
 
 __all__ = [
     "avg_pool2d", "avg_pool2d_backward", "channel_pool", "global_avg_pool2d",
@@ -177,12 +178,12 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     # tap: comparing the strided tap views directly (inner runs of W_out numbers) costs several
     # times more per element than one copy followed by contiguous comparisons.
     step = max(1, min(n, _TAP_PLANES_ELEMENTS // max(kh * kw * c * ho * wo, 1)))
-    s0, s1, s2, s3 = xp.strides
     for start in range(0, n, step):
         m = min(step, n - start)
+        # (m, C, kH, kW, H_out, W_out) windows, the taps moved first
+        windows = _window_view(xp[start:start + m], pool.kernel, pool.stride, pool.dilation)
         planes = scratch("max_pool2d taps", (kh, kw, m, c, ho, wo), xp.dtype)
-        np.copyto(planes, _strided_view(xp[start:], planes.shape,
-                                       (dh * s2, dw * s3, s0, s1, sh * s2, sw * s3)))
+        np.copyto(planes, windows[..., :ho, :wo].transpose(2, 3, 0, 1, 4, 5))
         _first_maximum(planes.reshape(kh * kw, m, c, ho, wo), out[start:start + m],
                        tap[start:start + m])
     if (out == -np.inf).any():
