@@ -17,7 +17,10 @@ def keep_where(keep: np.ndarray, values: np.ndarray) -> np.ndarray:
     if values.itemsize not in (2, 4, 8):  # no unsigned integer of that width
         return np.where(keep, values, values.dtype.type(0))
     bits = np.dtype(f"u{values.itemsize}")
-    mask = np.broadcast_to(keep, values.shape).astype(bits)
+    # `values` may be broadcast over `keep` (the usual case: nothing to do) or the other way
+    if keep.shape[max(keep.ndim - values.ndim, 0):] != values.shape:
+        keep = np.broadcast_to(keep, np.broadcast_shapes(keep.shape, values.shape))
+    mask = keep.astype(bits)  # in keep's memory order, which the result has
     np.negative(mask, out=mask)  # 1 -> all ones; 0 stays 0
     np.bitwise_and(values.view(bits), mask, out=mask)
     return mask.view(values.dtype)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _layout as layout
 from ._memory import scratch
 from ._validate import (
     as_float_array,
@@ -51,7 +52,7 @@ _CHUNK_ELEMENTS = 1 << 21
 # Below this many output pixels per image, the columns of all the images of a chunk are laid
 # side by side in one matrix: one large matrix multiply instead of many thin ones, which at 8x8
 # or 4x4 images cost more in per-call overhead than in arithmetic.
-_SIDE_BY_SIDE_MAX_LENGTH = 64
+_SIDE_BY_SIDE_MAX_LENGTH = 65
 # With padding, chunks of at least this many column entries are copied tap by tap straight from
 # the unpadded input (no padded copy first); smaller ones pad, then copy once (fewer calls).
 _UNFOLD_PER_TAP_MIN_ELEMENTS = 1 << 18
@@ -239,12 +240,15 @@ def _unbatch(y: np.ndarray, batched: bool) -> np.ndarray:
     return y if batched else y[0]
 
 
-def _forward(a: _ConvArgs, keep_columns: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def _forward(a: _ConvArgs, keep_columns: bool = False,
+             images_last: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """conv2d on validated arguments: ``(output (N, K, H_out, W_out), columns)``.
 
     `columns` is None unless `keep_columns` and the batch fit in one chunk: then it is the
     im2col matrix of the whole batch (_column_chunks' layout, bias row included), which the
-    weight gradient can use again.
+    weight gradient can use again. With `images_last`, small images (the side-by-side
+    columns) give an output stored images last (see ``_layout``): the matrix product computes
+    it in that order, and the C-contiguous output would cost a transposing copy.
     """
     x, w, g = a.input, a.weight, a.groups
     n, c = x.shape[:2]
@@ -263,16 +267,26 @@ def _forward(a: _ConvArgs, keep_columns: bool = False) -> tuple[np.ndarray, np.n
         # weight column, so the matrix multiply adds the bias with no extra pass over `out`.
         w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
     side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
-    out = np.empty((n, g, k // g, length), dtype=a.dtype)
+    images_last = images_last and side_by_side
+    # images last, `out` is the (g, K/g, L, N) memory; else (N, g, K/g, L)
+    out = np.empty((g, k // g, length, n) if images_last else (n, g, k // g, length), a.dtype)
     kept = None
     for start, stop, cols in _column_chunks(a, a.bias is not None, side_by_side,
                                             fresh=keep_columns):
         kept = cols if keep_columns and (start, stop) == (0, n) else None
-        if side_by_side:
+        if images_last and (start, stop) == (0, n):
+            np.matmul(w_mat, cols, out=out.reshape(g, k // g, length * n))
+        elif side_by_side:
             y = np.matmul(w_mat, cols)  # (g, K/g, L*m): every image of the chunk at once
-            out[start:stop] = y.reshape(g, k // g, length, stop - start).transpose(3, 0, 1, 2)
+            y = y.reshape(g, k // g, length, stop - start)
+            if images_last:
+                out[..., start:stop] = y
+            else:
+                out[start:stop] = y.transpose(3, 0, 1, 2)
         else:
             np.matmul(w_mat, cols, out=out[start:stop])
+    if images_last:
+        return out.reshape(k, h_out, w_out, n).transpose(3, 0, 1, 2), kept
     return out.reshape(n, k, h_out, w_out), kept
 
 
@@ -393,25 +407,27 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 def _conv2d_keeping_columns(input, weight, bias=None, stride=1, padding=0, dilation=1,
                             groups=1):
-    """:func:`conv2d` that also returns the columns its backward pass can reuse (the Conv2d
-    layer's forward pass in training), or None where they are not kept."""
+    """:func:`conv2d` for the Conv2d layer in training: also returns the columns its backward
+    pass can reuse (or None where they are not kept), and small outputs stay images last."""
     a = _parse_conv_args(input, weight, bias, stride, padding, dilation, groups, "conv2d")
-    out, kept = _forward(a, keep_columns=True)
+    out, kept = _forward(a, keep_columns=True, images_last=True)
     return _unbatch(out, a.batched), kept
 
 
 def _conv2d_backward_with_columns(grad_output, input, weight, stride=1, padding=0, dilation=1,
                                   groups=1, *, output_mask=(True, True, True),
                                   columns: np.ndarray | None = None):
-    """:func:`conv2d_backward` reusing the columns kept by :func:`_conv2d_keeping_columns`
-    for the same input and weight."""
+    """:func:`conv2d_backward` for the Conv2d layer: reuses the columns kept by
+    :func:`_conv2d_keeping_columns` for the same input and weight, and a small input gradient
+    stays images last."""
     a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
                          "conv2d_backward", grad_output=grad_output)
-    return _backward(a, _output_mask(output_mask), columns)
+    return _backward(a, _output_mask(output_mask), columns, images_last=True)
 
 
-def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray | None = None):
-    """conv2d_backward on validated arguments."""
+def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray | None = None,
+              images_last: bool = False):
+    """conv2d_backward on validated arguments (`images_last` as in :func:`_forward`)."""
     x, w, g = a.input, a.weight, a.groups
     n, c, h, wd = x.shape
     k, c_g, kh, kw = w.shape
@@ -419,8 +435,7 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray |
     rows, length = c_g * kh * kw, h_out * w_out
     want_input, want_weight, want_bias = mask
     gy = a.grad_output.reshape(n, g, k // g, length)
-    # summing over the batch first reads gy contiguously
-    grad_bias = gy.sum(axis=0).sum(axis=-1).reshape(k) if want_bias else None
+    grad_bias = _channel_sums(a.grad_output) if want_bias else None
     grad_input = grad_w = None
     if _is_pointwise(a):
         if want_weight:
@@ -432,7 +447,7 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray |
 
     as_conv = _input_gradient_as_convolution(a) if want_input else None
     if as_conv is not None:
-        grad_input = _forward(as_conv)[0]
+        grad_input = _forward(as_conv, images_last=images_last)[0]
     col2im = want_input and as_conv is None
     if col2im:
         left, right, top, bottom = a.padding
@@ -470,6 +485,15 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray |
     if col2im:
         grad_input = np.ascontiguousarray(grad_xp[:, :, top:top + h, left:left + wd])
     return _backward_results(a, grad_input, grad_w, grad_bias)
+
+
+def _channel_sums(gy: np.ndarray) -> np.ndarray:
+    """The (K,) sums of an (N, K, H, W) array over all axes but K, reading its memory in order
+    (a sum over an axis that is not the innermost in memory runs one short loop per output)."""
+    k = gy.shape[1]
+    if layout.is_images_last(gy):
+        return gy.transpose(layout.IMAGES_LAST).reshape(k, -1).sum(axis=1)
+    return gy.reshape(gy.shape[0], k, -1).sum(axis=0).sum(axis=-1)
 
 
 def _output_mask(mask) -> tuple[bool, bool, bool]:

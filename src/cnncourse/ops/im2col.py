@@ -312,13 +312,22 @@ def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
 
 
 def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
-    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view of a
-    copy that holds them images last, (C, H_padded, W_padded, m)."""
+    """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view of
+    them stored images last, (C, H_padded, W_padded, m): the input itself if it is stored so
+    and needs no padding, else a scratch copy that the caller must copy out of before the
+    next call."""
     left, right, top, bottom = a.padding
     x = a.input[start:stop]
     m, c, h, w = x.shape
-    xt = np.zeros((c, h + top + bottom, w + left + right, m), dtype=a.dtype)
-    xt[:, top:top + h, left:left + w] = x.transpose(1, 2, 3, 0)
+    xt = x.transpose(1, 2, 3, 0)
+    if any(a.padding) or not xt.flags.c_contiguous:
+        padded = scratch("conv2d images last", (c, h + top + bottom, w + left + right, m),
+                         a.dtype)
+        # only the border needs zeros: the inside is overwritten
+        padded[:, :top] = padded[:, top + h:] = 0
+        padded[:, top:top + h, :left] = padded[:, top:top + h, left + w:] = 0
+        padded[:, top:top + h, left:left + w] = xt
+        xt = padded
     # (m, C, kH, kW, H_out, W_out) windows of the (m, C, Hp, Wp) view, images moved last
     windows = _window_view(xt.transpose(3, 0, 1, 2), a.weight.shape[2:], a.stride, a.dilation)
     return windows.transpose(1, 2, 3, 4, 5, 0).reshape(a.groups, c // a.groups,

@@ -10,11 +10,13 @@ taps, each tap being one strided slice of the (padded) input, never over windows
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple
 
 import numpy as np
 
+from . import _layout as layout
 from ._memory import scratch
 from ._select import keep_where
 from ._validate import (
@@ -108,17 +110,16 @@ def _setup(op, input, kernel_size, stride, padding, dilation, ceil_mode) -> _Poo
                 + ("" if di == 1 else f" (the bound is kernel_size // 2 = {ki // 2})")
             )
     c, h, w = x.shape[-3:]
-    ho, wo = (_output_size(n, *a, ceil_mode) for n, a in zip((h, w), zip(k, s, p, d)))
+    ho = _output_size(h, k[0], s[0], p[0], d[0], ceil_mode)
+    wo = _output_size(w, k[1], s[1], p[1], d[1], ceil_mode)
     if ho < 1 or wo < 1:
         raise RuntimeError(
             f"{op}: Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{ho}x{wo}). "
             f"Output size is too small (kernel_size={k}, stride={s}, padding={p}, dilation={d})"
         )
     # ceil_mode's last window may reach past the right padding: pad a little more
-    extra = tuple(
-        max(0, (o - 1) * si + di * (ki - 1) + 1 - (n + 2 * pi))
-        for o, n, ki, si, pi, di in zip((ho, wo), (h, w), k, s, p, d)
-    )
+    extra = (max(0, (ho - 1) * s[0] + d[0] * (k[0] - 1) + 1 - (h + 2 * p[0])),
+             max(0, (wo - 1) * s[1] + d[1] * (k[1] - 1) + 1 - (w + 2 * p[1])))
     unbatched = x.ndim == 3
     return _Pool(x[None] if unbatched else x, unbatched, k, s, p, d, (ho, wo), extra)
 
@@ -171,22 +172,27 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (
         pool.kernel, pool.stride, pool.padding, pool.dilation, pool.out
     )
-    n, c = xp.shape[:2]
-    out = np.empty((n, c, ho, wo), dtype=xp.dtype)
-    tap = np.empty(out.shape, dtype=np.min_scalar_type(kh * kw))
-    # Every tap of the windows of a few images at a time, copied into one contiguous plane per
-    # tap: comparing the strided tap views directly (inner runs of W_out numbers) costs several
-    # times more per element than one copy followed by contiguous comparisons.
-    step = max(1, min(n, _TAP_PLANES_ELEMENTS // max(kh * kw * c * ho * wo, 1)))
-    for start in range(0, n, step):
-        m = min(step, n - start)
-        # (m, C, kH, kW, H_out, W_out) windows, the taps moved first
-        windows = _window_view(xp[start:start + m], pool.kernel, pool.stride, pool.dilation)
-        planes = scratch("max_pool2d taps", (kh, kw, m, c, ho, wo), xp.dtype)
-        np.copyto(planes, windows[..., :ho, :wo].transpose(2, 3, 0, 1, 4, 5))
-        _first_maximum(planes.reshape(kh * kw, m, c, ho, wo), out[start:start + m],
-                       tap[start:start + m])
-    if (out == -np.inf).any():
+    # Every tap of the windows, copied into one contiguous plane per tap: comparing the strided
+    # tap views directly (inner runs of W_out numbers) costs several times more per element
+    # than one copy followed by contiguous comparisons. The planes, `out` and `tap` are stored
+    # in the input's memory order (NCHW or images last, where the copy reads runs of N).
+    order = layout.memory_order(xp)
+    out = layout.empty((*xp.shape[:2], ho, wo), xp.dtype, order)
+    tap = layout.empty(out.shape, np.min_scalar_type(kh * kw), order)
+    out_memory, tap_memory = out.transpose(order), tap.transpose(order)
+    # (N, C, kH, kW, H_out, W_out) windows, in memory order with the taps first
+    windows = _window_view(xp, pool.kernel, pool.stride, pool.dilation)[..., :ho, :wo]
+    windows = windows.transpose(2, 3, *((0, 1, 4, 5)[i] for i in order))
+    lead = out_memory.shape[0]  # chunks along the outermost axis in memory
+    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * math.prod(out_memory.shape[1:]), 1)))
+    for start in range(0, lead, step):
+        m = min(step, lead - start)
+        planes = scratch("max_pool2d taps", (kh, kw, m, *out_memory.shape[1:]), xp.dtype)
+        np.copyto(planes, windows[:, :, start:start + m])
+        _first_maximum(planes.reshape(kh * kw, *planes.shape[2:]),
+                       out_memory[start:start + m], tap_memory[start:start + m])
+    # only a window that has no pixel of the input can have a -inf maximum from the padding
+    if (ph or pw or any(pool.extra)) and (out == -np.inf).any():
         first_u = _first_real_tap(ho, kh, sh, ph, dh)
         first_v = _first_real_tap(wo, kw, sw, pw, dw)
         first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
@@ -210,7 +216,7 @@ def _first_maximum(planes: np.ndarray, out: np.ndarray, tap: np.ndarray) -> None
         np.greater(planes[t], out, out=larger)
         np.maximum(out, planes[t], out=out)
         # `larger` moves the switch to t, which exceeds every earlier tap: a max, no branch
-        np.multiply(larger, tap.dtype.type(t), out=chosen)
+        np.multiply(larger.view(np.uint8), tap.dtype.type(t), out=chosen)
         np.maximum(tap, chosen, out=tap)
     if np.isnan(out).any():
         for t in range(len(planes)):
@@ -341,20 +347,36 @@ def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
 def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
     """Send each output's gradient to the input pixel its switch points at."""
     pool, tap = switches.pool, switches.tap
-    (kh, kw), (sh, sw), (dh, dw) = pool.kernel, pool.stride, pool.dilation
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = pool.kernel, pool.stride, pool.dilation, pool.out
     (ph, pw), (eh, ew), (n, c, h, w) = pool.padding, pool.extra, pool.x.shape
-    grad = np.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=result_dtype(g, pool.x))
-    chosen = np.empty(tap.shape, dtype=bool)
+    shape, dtype = (n, c, h + 2 * ph + eh, w + 2 * pw + ew), result_dtype(g, pool.x)
+    # Windows that tile the (padded) input write every pixel once; others leave pixels unwritten
+    # or (F=3, S=2) reach a pixel through several taps, whose gradients add up.
     overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
-    for u, v, index in pool.taps():
-        np.equal(tap, u * kw + v, out=chosen)
-        routed = keep_where(chosen, g)  # not g * chosen: a NaN gradient reaches its switch only
-        if overlap:
-            # Within one tap offset the windows' pixels are distinct, so += is exact; windows
-            # that overlap (F=3, S=2) reach a pixel through several offsets and add up.
-            grad[index] += routed
-        else:  # every pixel is in one window at most: write, no need to read
-            grad[index] = routed
+    tiles = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and shape[2:] == (ho * kh, wo * kw)
+    # grad and the planes below are stored as the switches are (NCHW or images last)
+    order = layout.memory_order(tap)
+    grad = (layout.empty if tiles else layout.zeros)(shape, dtype, order)
+    taps = np.arange(kh * kw, dtype=tap.dtype).reshape(kh, kw, 1, 1, 1, 1)
+    to_nchw = (0, 1, *(2 + order.index(axis) for axis in range(4)))
+    # one plane per tap of the chosen gradients, a few outer memory rows of them at a time
+    lead = tap.shape[order[0]]
+    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * tap.size // max(lead, 1), 1)))
+    for start in range(0, lead, step):
+        rows = [slice(None)] * 4
+        rows[order[0]] = slice(start, start + step)
+        chunk = tuple(rows)
+        tap_memory = tap[chunk].transpose(order)
+        chosen = np.empty((kh, kw, *tap_memory.shape), dtype=bool)
+        np.equal(tap_memory, taps, out=chosen)
+        # not g * chosen: a NaN gradient reaches its switch only
+        routed = keep_where(chosen, g[chunk].transpose(order)).transpose(to_nchw)
+        grad_chunk = grad[chunk]
+        for u, v, index in pool.taps():
+            if overlap:  # within one tap the windows' pixels are distinct, so += is exact
+                grad_chunk[index] += routed[u, v]
+            else:
+                grad_chunk[index] = routed[u, v]
     # Padding (and a window made of padding only, whose -inf "maximum" points at its first tap,
     # which lies in the padding) gets gradient here and is cut off.
     if grad.shape[-2:] == (h, w):

@@ -1,0 +1,42 @@
+"""Images-last storage: (N, C, H, W) arrays whose memory is ordered (C, H, W, N).
+
+The layers of a small network pass each other batches of tiny images (8x8, 4x4). Stored NCHW,
+every row of an image is a run of 4 or 8 numbers, and numpy pays the overhead of its inner loop
+once per run: a strided copy or comparison over 4x4 images costs 5-10x what the same number of
+contiguous elements cost. Stored images last, the batch is the contiguous innermost axis, so
+the same window slices are runs of W * N numbers. As PyTorch's ``channels_last`` memory format,
+it changes the strides only: shapes, indexing and values are those of the NCHW array, and any
+numpy function gives the same results on it.
+
+The nn layers keep their small activations and gradients in this layout from one layer to the
+next; the public functions take either layout and return C-contiguous arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Axis order in memory of an (N, C, H, W) array stored NCHW or images last, and what undoes it.
+NCHW = (0, 1, 2, 3)
+IMAGES_LAST = (1, 2, 3, 0)
+_UNDO = {NCHW: NCHW, IMAGES_LAST: (3, 0, 1, 2)}
+
+
+def is_images_last(x: np.ndarray) -> bool:
+    """Whether the 4-D `x` is stored images last (and is not also C-contiguous, as with N=1)."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(IMAGES_LAST).flags.c_contiguous
+
+
+def memory_order(x: np.ndarray) -> tuple[int, int, int, int]:
+    """The axes of the 4-D `x` in the order its memory holds them: NCHW or IMAGES_LAST."""
+    return IMAGES_LAST if is_images_last(x) else NCHW
+
+
+def empty(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
+    """An uninitialised (N, C, H, W) array stored in memory `order`."""
+    return np.empty([shape[i] for i in order], dtype=dtype).transpose(_UNDO[order])
+
+
+def zeros(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
+    """A zero (N, C, H, W) array stored in memory `order`."""
+    return np.zeros([shape[i] for i in order], dtype=dtype).transpose(_UNDO[order])
