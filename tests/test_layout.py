@@ -70,9 +70,11 @@ def test_conv2d_and_its_backward_take_images_last_inputs(rng, x_shape, w_shape, 
     assert got.flags.c_contiguous  # the public function's result is always C-contiguous
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     gy = rng.standard_normal(want.shape)
-    for got, expected in zip(conv2d_backward(images_last(gy), images_last(x), w, **kwargs),
-                             conv2d_backward_naive(gy, x, w, **kwargs)):
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for gg, xx in [(images_last(gy), images_last(x)), (gy, x)]:
+        for got, expected in zip(conv2d_backward(gg, xx, w, **kwargs),
+                                 conv2d_backward_naive(gy, x, w, **kwargs)):
+            assert got.flags.c_contiguous
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("chunk", [1, 10**9])  # _CHUNK_ELEMENTS: 1 forces one image a chunk

@@ -9,7 +9,9 @@ it changes the strides only: shapes, indexing and values are those of the NCHW a
 numpy function gives the same results on it.
 
 The nn layers keep their small activations and gradients in this layout from one layer to the
-next; the public functions take either layout and return C-contiguous arrays.
+next. The public functions take either layout; conv2d and conv2d_backward return C-contiguous
+arrays, while pooling and the activations, like numpy's elementwise functions, return results
+stored as their input is.
 """
 
 from __future__ import annotations

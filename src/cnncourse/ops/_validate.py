@@ -51,8 +51,11 @@ def check_rank(x: np.ndarray, name: str, ranks: tuple[int, ...], op: str, layout
 
 def pair(value, name: str) -> tuple[int, int]:
     """Turn an int or a pair of ints into a pair, as ``torch.nn.modules.utils._pair`` does."""
-    if type(value) is int:  # the common case first: the abstract-class checks below are slow
+    # the common cases first (what layers store): the abstract-class checks below are slow
+    if type(value) is int:
         return (value, value)
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int:
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value), int(value))
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(

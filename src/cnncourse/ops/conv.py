@@ -49,10 +49,14 @@ __all__ = [
 # im2col copies the windows of this many numbers at most at a time (about 8 MB in float32):
 # the columns of one chunk stay in cache while BLAS multiplies them, and memory stays bounded.
 _CHUNK_ELEMENTS = 1 << 21
-# Below this many output pixels per image, the columns of all the images of a chunk are laid
-# side by side in one matrix: one large matrix multiply instead of many thin ones, which at 8x8
-# or 4x4 images cost more in per-call overhead than in arithmetic.
-_SIDE_BY_SIDE_MAX_LENGTH = 65
+# Up to this many output pixels per image, the columns of all the images of a chunk are laid
+# side by side in one matrix: one large matrix multiply instead of many thin ones, which at 7x7
+# or 4x4 images cost more in per-call overhead than in arithmetic. The product comes out images
+# last; where it may stay so (the nn layers), no transposing copy is needed, and 8x8 images gain
+# too (the pooling and ReLU after them then read runs of N numbers; at 12x12 and up per image
+# is faster, measured on a digits-sized layer).
+_SIDE_BY_SIDE_MAX_LENGTH = 63
+_SIDE_BY_SIDE_IMAGES_LAST_MAX_LENGTH = 64
 # With padding, chunks of at least this many column entries are copied tap by tap straight from
 # the unpadded input (no padded copy first); smaller ones pad, then copy once (fewer calls).
 _UNFOLD_PER_TAP_MIN_ELEMENTS = 1 << 18
@@ -230,6 +234,13 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
         yield start, start + m, cols
 
 
+def _side_by_side(length: int, images_last: bool) -> bool:
+    """Whether the columns of outputs of `length` pixels are laid side by side (forward and
+    backward must agree: the backward reuses the forward's columns)."""
+    limit = _SIDE_BY_SIDE_IMAGES_LAST_MAX_LENGTH if images_last else _SIDE_BY_SIDE_MAX_LENGTH
+    return length <= limit
+
+
 def _grouped(x: np.ndarray, groups: int) -> np.ndarray:
     """View (N, C, H, W) as (N, groups, C/groups, H, W)."""
     n, c, h, w = x.shape
@@ -266,7 +277,7 @@ def _forward(a: _ConvArgs, keep_columns: bool = False,
         # The bias trick: a row of ones under each group's columns and the bias as one more
         # weight column, so the matrix multiply adds the bias with no extra pass over `out`.
         w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
-    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
+    side_by_side = _side_by_side(length, images_last)
     images_last = images_last and side_by_side
     # images last, `out` is the (g, K/g, L, N) memory; else (N, g, K/g, L)
     out = np.empty((g, k // g, length, n) if images_last else (n, g, k // g, length), a.dtype)
@@ -401,8 +412,9 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     output channels swapped (the backward pass of a convolution is a convolution); it is
     computed that way when that is faster.
     """
-    return _conv2d_backward_with_columns(grad_output, input, weight, stride, padding, dilation,
-                                         groups, output_mask=output_mask)
+    a = _parse_conv_args(input, weight, None, stride, padding, dilation, groups,
+                         "conv2d_backward", grad_output=grad_output)
+    return _backward(a, _output_mask(output_mask))
 
 
 def _conv2d_keeping_columns(input, weight, bias=None, stride=1, padding=0, dilation=1,
@@ -456,7 +468,7 @@ def _backward(a: _ConvArgs, mask: tuple[bool, bool, bool], columns: np.ndarray |
         grad_w = np.zeros((g, k // g, rows), dtype=a.dtype)
     if not (want_weight or col2im):
         return _backward_results(a, grad_input, grad_w, grad_bias)
-    side_by_side = length < _SIDE_BY_SIDE_MAX_LENGTH
+    side_by_side = _side_by_side(length, images_last)
     w_t = w.reshape(g, k // g, rows).transpose(0, 2, 1)  # (g, C/g*kH*kW, K/g)
     if columns is not None:  # same input, weight and geometry, so the same layout
         kept = columns[:, :rows] if side_by_side else columns[:, :, :rows]

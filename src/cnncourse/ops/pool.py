@@ -205,19 +205,23 @@ def _first_maximum(planes: np.ndarray, out: np.ndarray, tap: np.ndarray) -> None
 
     PyTorch scans each window in row-major order and takes a value if it is larger than the
     maximum so far or NaN: ties keep the FIRST maximum, NaNs the LAST NaN, and a window of -inf
-    its first real pixel (fixed by the caller). One pass in that order with a strict > keeps
-    the first of equal values; NaN is rare and fixed afterwards.
+    its first real pixel (fixed by the caller). The first maximum is counted without a branch:
+    with ``later[t] = planes[t] != max``, it is at
+    ``later[0] * (1 + later[1] * (1 + ... * (1 + later[T-2])))``. NaN is rare and fixed
+    afterwards.
     """
-    np.copyto(out, planes[0])
-    tap[...] = 0
-    larger = np.empty(out.shape, dtype=bool)
-    chosen = np.empty(out.shape, dtype=tap.dtype)
-    for t in range(1, len(planes)):
-        np.greater(planes[t], out, out=larger)
-        np.maximum(out, planes[t], out=out)
-        # `larger` moves the switch to t, which exceeds every earlier tap: a max, no branch
-        np.multiply(larger.view(np.uint8), tap.dtype.type(t), out=chosen)
-        np.maximum(tap, chosen, out=tap)
+    if len(planes) == 1:
+        np.copyto(out, planes[0])
+        tap[...] = 0
+        return
+    np.maximum(planes[0], planes[1], out=out)  # propagates NaN, as PyTorch does
+    for plane in planes[2:]:
+        np.maximum(out, plane, out=out)
+    later = np.not_equal(planes[:-1], out).view(np.uint8)  # uint8 * uint8 is the fast loop
+    np.copyto(tap, later[-1])
+    for t in range(len(planes) - 3, -1, -1):
+        tap += 1
+        np.multiply(tap, later[t], out=tap)
     if np.isnan(out).any():
         for t in range(len(planes)):
             np.putmask(tap, np.isnan(planes[t]), t)
