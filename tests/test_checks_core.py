@@ -151,6 +151,24 @@ def test_allow_lets_a_listed_reference_module_through(capsys):
     assert "OK" in capsys.readouterr().out
 
 
+def test_an_allowed_function_may_use_forbidden_helpers_but_the_student_may_not(capsys):
+    # relu_backward (allowed here) selects with cnncourse.ops._select (not allowed): that call
+    # is relu_backward's, not the student's; the same helper called by the student is reported.
+    from cnncourse.ops import _select
+
+    def uses_reference(x):
+        return activations.relu_backward(np.ones_like(x), x) * x
+
+    run(uses_reference, allow=("cnncourse.ops.activations",))
+    assert "OK" in capsys.readouterr().out
+
+    def calls_the_helper(x):
+        return _select.keep_where(x > 0, x)
+
+    with pytest.raises(CheckFailure, match=r"your function calls cnncourse\.ops\._select"):
+        run(calls_the_helper, allow=("cnncourse.ops.activations",))
+
+
 def test_wrong_shape_is_reported_with_both_shapes():
     with pytest.raises(CheckFailure, match=r"wrong output shape.*expected \(3, 4\), got \(4, 3\)"):
         run(lambda x: student_relu(x).T)

@@ -283,7 +283,8 @@ def call_student(fn: Callable, *args, _name: str = "your function", _case: str =
 
     The function receives deep copies of the inputs, runs with its warnings recorded and its
     stdout/stderr captured, and under a profiler that notes every call into the reference
-    modules (`_forbid`, minus `_allow`). Afterwards the copies are compared with the originals to
+    modules (`_forbid`, minus `_allow`) that the student's own code makes (not those that an
+    allowed reference function makes in its turn). Afterwards the copies are compared with the originals to
     catch in-place modification. ``NotImplementedError`` propagates unchanged; any other
     exception becomes a CheckFailure chained from it.
     """
@@ -297,14 +298,24 @@ def call_student(fn: Callable, *args, _name: str = "your function", _case: str =
             cache[modname] = _matches(modname, _forbid) and not _matches(modname, _allow)
         return cache[modname]
 
+    def inside_reference(frame) -> bool:
+        # Calls that reference code makes (an allowed function's own helpers) are not the
+        # student's: only what the student's code calls itself counts.
+        modname = (frame.f_globals.get("__name__") or "") if frame is not None else ""
+        if modname not in reference:
+            reference[modname] = _matches(modname, _forbid)
+        return reference[modname]
+
+    reference: dict[str, bool] = {}
+
     def profiler(frame, event, arg):
         if event == "call":
             modname = frame.f_globals.get("__name__") or ""
-            if forbidden(modname):
+            if forbidden(modname) and not inside_reference(frame.f_back):
                 hits.append(f"{modname}.{frame.f_code.co_name}")
         elif event == "c_call":
             modname = _c_function_module(arg)
-            if forbidden(modname):
+            if forbidden(modname) and not inside_reference(frame):
                 hits.append(f"{modname}.{getattr(arg, '__name__', '?')}")
 
     out, err = io.StringIO(), io.StringIO()
