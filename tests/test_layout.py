@@ -145,6 +145,20 @@ def test_avg_pooling_and_relu_take_images_last_inputs(rng):
         np.testing.assert_array_equal(relu_backward(gg, xx), np.where(x > 0, g, 0))
 
 
+@pytest.mark.parametrize("store", ["C-contiguous", "images last", "strided", "0-d"])
+def test_relu_against_shared_zeros_is_max_with_zero_and_never_shared(rng, store):
+    x = rng.standard_normal((4, 3, 5, 6)).astype(np.float32)
+    x[0, 0, 0, :3] = [np.nan, -np.inf, np.inf]
+    x = {"C-contiguous": x, "images last": images_last(x), "strided": x[:, :, ::2],
+         "0-d": np.float32(-2.5)}[store]
+    want = np.where(np.isnan(x), x, np.where(x > 0, x, 0))
+    got = relu(x)
+    np.testing.assert_array_equal(got, want)
+    if np.ndim(got):  # (a 0-d input gives a numpy scalar, as np.maximum does)
+        got[...] = 7  # the result is the caller's: writing it must not touch relu's zeros
+    np.testing.assert_array_equal(relu(x), want)
+
+
 def test_keep_where_broadcasts_either_way_bit_for_bit(rng):
     values = rng.standard_normal((3, 4))
     values[0, 0], values[1, 2] = np.nan, np.inf

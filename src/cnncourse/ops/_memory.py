@@ -14,6 +14,8 @@ import threading
 
 import numpy as np
 
+from ._layout import IMAGES_LAST, is_images_last
+
 # Scratch arrays larger than this many bytes are not kept between calls (memory stays bounded).
 _SCRATCH_MAX_BYTES = 64 << 20
 
@@ -36,3 +38,22 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     if buf is None or buf.size < size:
         buf = store[key] = np.empty(size, dtype=dtype)
     return buf[:size].reshape(shape)
+
+
+def zeros_stored_like(x: np.ndarray) -> np.ndarray | None:
+    """A read-only array of zeros with `x`'s shape, dtype and memory layout (C-contiguous or
+    images last), shared between calls; None for other layouts or very large arrays."""
+    if x.nbytes > _SCRATCH_MAX_BYTES:
+        return None
+    key = ("zeros", x.dtype)
+    store = _local.__dict__
+    flat = store.get(key)
+    if flat is None or flat.size < x.size:
+        flat = store[key] = np.zeros(x.size, dtype=x.dtype)
+        flat.flags.writeable = False
+    if x.flags.c_contiguous:
+        return flat[:x.size].reshape(x.shape)
+    if is_images_last(x):
+        memory_shape = [x.shape[i] for i in IMAGES_LAST]
+        return flat[:x.size].reshape(memory_shape).transpose(3, 0, 1, 2)
+    return None

@@ -148,6 +148,9 @@ def cross_entropy(logits, targets) -> tuple[float, np.ndarray]:
     if n == 0:
         return float("nan"), np.zeros_like(z)  # a mean over nothing, as in PyTorch
     log_p = log_softmax(z, dim=1)
-    loss = -log_p[np.arange(n), t].mean()
-    grad = (np.exp(log_p) - one_hot(t, c)) / n
+    rows = np.arange(n)
+    loss = -log_p[rows, t].mean()
+    grad = np.exp(log_p)  # softmax, minus the one-hot targets, over n
+    grad[rows, t] -= 1
+    grad /= n
     return float(loss), grad.astype(z.dtype, copy=False)
