@@ -34,6 +34,11 @@ def memory_order(x: np.ndarray) -> tuple[int, int, int, int]:
     return IMAGES_LAST if is_images_last(x) else NCHW
 
 
+def undo(order: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The transpose that turns an array in memory `order` back into (N, C, H, W)."""
+    return _UNDO[order]
+
+
 def empty(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
     """An uninitialised (N, C, H, W) array stored in memory `order`."""
     return np.empty([shape[i] for i in order], dtype=dtype).transpose(_UNDO[order])

@@ -180,9 +180,11 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     out = layout.empty((*xp.shape[:2], ho, wo), xp.dtype, order)
     tap = layout.empty(out.shape, np.min_scalar_type(kh * kw), order)
     out_memory, tap_memory = out.transpose(order), tap.transpose(order)
-    # (N, C, kH, kW, H_out, W_out) windows, in memory order with the taps first
-    windows = _window_view(xp, pool.kernel, pool.stride, pool.dilation)[..., :ho, :wo]
-    windows = windows.transpose(2, 3, *((0, 1, 4, 5)[i] for i in order))
+    # (kH, kW, ...) the taps first, then the outputs in memory order
+    windows = _tiles(pool, xp, order)
+    if windows is None:
+        windows = _window_view(xp, pool.kernel, pool.stride, pool.dilation)[..., :ho, :wo]
+        windows = windows.transpose(2, 3, *((0, 1, 4, 5)[i] for i in order))
     lead = out_memory.shape[0]  # chunks along the outermost axis in memory
     step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * math.prod(out_memory.shape[1:]), 1)))
     for start in range(0, lead, step):
@@ -348,39 +350,69 @@ def _max_backward(pool: _Pool, x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return _route_to_switches(_Switches(pool, _max_taps(pool, x)[1]), g)
 
 
+def _tiles(pool: _Pool, array: np.ndarray, order) -> np.ndarray | None:
+    """The windows of `array` (the padded input, or its gradient) as a (kH, kW, ...) view, the
+    outputs in memory `order` after the taps, when the windows tile it exactly (stride equal to
+    the kernel, no dilation, nothing left over); None otherwise.
+
+    Then splitting H into (H_out, kH) and W into (W_out, kW) is the view: a reshape, cheaper
+    than the general strided window view, and writable.
+    """
+    (kh, kw), (ho, wo) = pool.kernel, pool.out
+    if pool.stride != pool.kernel or pool.dilation != (1, 1) or array.shape[2:] != (ho * kh,
+                                                                                    wo * kw):
+        return None
+    split, outer, kernel = [], [], []
+    for axis in order:
+        outer.append(len(split))
+        if axis < 2:
+            split.append(array.shape[axis])
+        else:  # H or W: (outputs, kernel taps)
+            kernel.append(len(split) + 1)
+            split += [pool.out[axis - 2], pool.kernel[axis - 2]]
+    return array.transpose(order).reshape(split).transpose(*kernel, *outer)
+
+
 def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
     """Send each output's gradient to the input pixel its switch points at."""
     pool, tap = switches.pool, switches.tap
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = pool.kernel, pool.stride, pool.dilation, pool.out
+    (kh, kw), (sh, sw), (dh, dw) = pool.kernel, pool.stride, pool.dilation
     (ph, pw), (eh, ew), (n, c, h, w) = pool.padding, pool.extra, pool.x.shape
     shape, dtype = (n, c, h + 2 * ph + eh, w + 2 * pw + ew), result_dtype(g, pool.x)
-    # Windows that tile the (padded) input write every pixel once; others leave pixels unwritten
-    # or (F=3, S=2) reach a pixel through several taps, whose gradients add up.
-    overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
-    tiles = (kh, kw) == (sh, sw) and (dh, dw) == (1, 1) and shape[2:] == (ho * kh, wo * kw)
-    # grad and the planes below are stored as the switches are (NCHW or images last)
+    # grad and the planes below are stored as the switches are (NCHW or images last). Windows
+    # that tile the (padded) input write every pixel once (images last, in one copy of runs of
+    # N numbers); others leave pixels unwritten, or (F=3, S=2) reach a pixel through several
+    # taps, whose gradients add up.
     order = layout.memory_order(tap)
-    grad = (layout.empty if tiles else layout.zeros)(shape, dtype, order)
+    grad = layout.empty(shape, dtype, order)
+    tiles = _tiles(pool, grad, order)
+    if tiles is None:
+        grad[...] = 0
+    elif order != layout.IMAGES_LAST:
+        tiles = None  # NCHW, one copy would step through runs of kW numbers: tap by tap is faster
+    overlap = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
     taps = np.arange(kh * kw, dtype=tap.dtype).reshape(kh, kw, 1, 1, 1, 1)
-    to_nchw = (0, 1, *(2 + order.index(axis) for axis in range(4)))
+    tap_memory, g_memory = tap.transpose(order), g.transpose(order)
+    grad_memory, to_nchw = grad.transpose(order), layout.undo(order)
     # one plane per tap of the chosen gradients, a few outer memory rows of them at a time
-    lead = tap.shape[order[0]]
+    lead = tap_memory.shape[0]
     step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * tap.size // max(lead, 1), 1)))
     for start in range(0, lead, step):
-        rows = [slice(None)] * 4
-        rows[order[0]] = slice(start, start + step)
-        chunk = tuple(rows)
-        tap_memory = tap[chunk].transpose(order)
-        chosen = np.empty((kh, kw, *tap_memory.shape), dtype=bool)
-        np.equal(tap_memory, taps, out=chosen)
+        rows = slice(start, start + step)
+        chosen = np.empty((kh, kw, *tap_memory[rows].shape), dtype=bool)
+        np.equal(tap_memory[rows], taps, out=chosen)
         # not g * chosen: a NaN gradient reaches its switch only
-        routed = keep_where(chosen, g[chunk].transpose(order)).transpose(to_nchw)
-        grad_chunk = grad[chunk]
+        routed = keep_where(chosen, g_memory[rows])
+        if tiles is not None:
+            np.copyto(tiles[:, :, rows], routed)
+            continue
+        grad_chunk = grad_memory[rows].transpose(to_nchw)
         for u, v, index in pool.taps():
+            plane = routed[u, v].transpose(to_nchw)
             if overlap:  # within one tap the windows' pixels are distinct, so += is exact
-                grad_chunk[index] += routed[u, v]
+                grad_chunk[index] += plane
             else:
-                grad_chunk[index] = routed[u, v]
+                grad_chunk[index] = plane
     # Padding (and a window made of padding only, whose -inf "maximum" points at its first tap,
     # which lies in the padding) gets gradient here and is cut off.
     if grad.shape[-2:] == (h, w):
