@@ -4,6 +4,11 @@ Each module's ``forward`` keeps what its ``backward`` needs; ``backward(grad_out
 the gradient with respect to the module's input and adds the parameter gradients to
 ``Parameter.grad`` (accumulating, as PyTorch does, until an optimiser's ``zero_grad``).
 Initial weights follow PyTorch's defaults; see :mod:`cnncourse.nn.base` for the random numbers.
+
+In training, Conv2d and MaxPool2d keep the activations and gradients of small images (up to 8x8)
+stored images last, like PyTorch's ``channels_last``: shapes, indexing and values are the usual
+(N, C, H, W) ones, only the strides differ (see ``cnncourse.ops._layout``), and the next layer
+reads runs of N numbers instead of 4 or 8.
 """
 
 from __future__ import annotations
