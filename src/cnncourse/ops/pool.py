@@ -186,7 +186,8 @@ def _max_taps(pool: _Pool, x: np.ndarray):
         windows = _window_view(xp, pool.kernel, pool.stride, pool.dilation)[..., :ho, :wo]
         windows = windows.transpose(2, 3, *((0, 1, 4, 5)[i] for i in order))
     lead = out_memory.shape[0]  # chunks along the outermost axis in memory
-    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * math.prod(out_memory.shape[1:]), 1)))
+    per_lead = kh * kw * math.prod(out_memory.shape[1:])
+    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(per_lead, 1)))
     for start in range(0, lead, step):
         m = min(step, lead - start)
         planes = scratch("max_pool2d taps", (kh, kw, m, *out_memory.shape[1:]), xp.dtype)
@@ -355,8 +356,9 @@ def _tiles(pool: _Pool, array: np.ndarray, order) -> np.ndarray | None:
     outputs in memory `order` after the taps, when the windows tile it exactly (stride equal to
     the kernel, no dilation, nothing left over); None otherwise.
 
-    Then splitting H into (H_out, kH) and W into (W_out, kW) is the view: a reshape, cheaper
-    than the general strided window view, and writable.
+    Then splitting H into (H_out, kH) and W into (W_out, kW) gives the windows: a reshape,
+    cheaper than the general strided window view, and a writable view of `array` when it is
+    stored in `order` (else a copy, fine for reading).
     """
     (kh, kw), (ho, wo) = pool.kernel, pool.out
     if pool.stride != pool.kernel or pool.dilation != (1, 1) or array.shape[2:] != (ho * kh,
@@ -396,7 +398,8 @@ def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
     grad_memory, to_nchw = grad.transpose(order), layout.undo(order)
     # one plane per tap of the chosen gradients, a few outer memory rows of them at a time
     lead = tap_memory.shape[0]
-    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(kh * kw * tap.size // max(lead, 1), 1)))
+    per_lead = kh * kw * math.prod(tap_memory.shape[1:])
+    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(per_lead, 1)))
     for start in range(0, lead, step):
         rows = slice(start, start + step)
         chosen = np.empty((kh, kw, *tap_memory[rows].shape), dtype=bool)
