@@ -94,7 +94,7 @@ def test_the_layer_functions_keep_small_outputs_images_last(rng, monkeypatch, na
     w = rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
     out, columns = _conv2d_keeping_columns(x, w, b, **kwargs)
-    small = out.shape[2] * out.shape[3] <= 64
+    small = out.shape[2] * out.shape[3] <= conv_module._SIDE_BY_SIDE_IMAGES_LAST_MAX_LENGTH
     assert layout.is_images_last(out) == small
     np.testing.assert_allclose(out, loop_conv(x, w, b, **kwargs), rtol=1e-12, atol=1e-12)
     gy = rng.standard_normal(out.shape)
@@ -107,8 +107,7 @@ def test_the_layer_functions_keep_small_outputs_images_last(rng, monkeypatch, na
 
 def _tied_input(shape, seed):
     """Few distinct values, and pairs of equal rows: many ties inside the windows."""
-    values = np.random.default_rng(seed).integers(0, 3, (shape[0], shape[1], shape[2],
-                                                         shape[3]))
+    values = np.random.default_rng(seed).integers(0, 3, shape)
     return np.kron(values, np.ones((1, 1, 2, 1)))
 
 
