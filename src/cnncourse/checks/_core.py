@@ -284,38 +284,35 @@ def call_student(fn: Callable, *args, _name: str = "your function", _case: str =
     The function receives deep copies of the inputs, runs with its warnings recorded and its
     stdout/stderr captured, and under a profiler that notes every call into the reference
     modules (`_forbid`, minus `_allow`) that the student's own code makes (not those that an
-    allowed reference function makes in its turn). Afterwards the copies are compared with the originals to
-    catch in-place modification. ``NotImplementedError`` propagates unchanged; any other
+    allowed reference function makes in its turn). Afterwards the copies are compared with the
+    originals to catch in-place modification. ``NotImplementedError`` propagates unchanged; any other
     exception becomes a CheckFailure chained from it.
     """
     __tracebackhide__ = True
     call_args, call_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     hits: list[str] = []
-    cache: dict[str, bool] = {}
+    # module name -> (forbidden to call, part of the reference code)
+    cache: dict[str, tuple[bool, bool]] = {}
 
-    def forbidden(modname: str) -> bool:
+    def kind(modname: str) -> tuple[bool, bool]:
         if modname not in cache:
-            cache[modname] = _matches(modname, _forbid) and not _matches(modname, _allow)
+            reference = _matches(modname, _forbid)
+            cache[modname] = (reference and not _matches(modname, _allow), reference)
         return cache[modname]
 
-    def inside_reference(frame) -> bool:
+    def called_by_reference(caller) -> bool:
         # Calls that reference code makes (an allowed function's own helpers) are not the
         # student's: only what the student's code calls itself counts.
-        modname = (frame.f_globals.get("__name__") or "") if frame is not None else ""
-        if modname not in reference:
-            reference[modname] = _matches(modname, _forbid)
-        return reference[modname]
-
-    reference: dict[str, bool] = {}
+        return caller is not None and kind(caller.f_globals.get("__name__") or "")[1]
 
     def profiler(frame, event, arg):
         if event == "call":
             modname = frame.f_globals.get("__name__") or ""
-            if forbidden(modname) and not inside_reference(frame.f_back):
+            if kind(modname)[0] and not called_by_reference(frame.f_back):
                 hits.append(f"{modname}.{frame.f_code.co_name}")
         elif event == "c_call":
             modname = _c_function_module(arg)
-            if forbidden(modname) and not inside_reference(frame):
+            if kind(modname)[0] and not called_by_reference(frame):
                 hits.append(f"{modname}.{getattr(arg, '__name__', '?')}")
 
     out, err = io.StringIO(), io.StringIO()

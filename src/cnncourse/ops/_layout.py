@@ -16,6 +16,8 @@ stored as their input is.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Axis order in memory of an (N, C, H, W) array stored NCHW or images last, and what undoes it.
@@ -39,11 +41,18 @@ def undo(order: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return _UNDO[order]
 
 
+def shaped(flat: np.ndarray, shape: tuple[int, int, int, int], order=NCHW) -> np.ndarray:
+    """The first numbers of the 1-D `flat` as an (N, C, H, W) array stored in memory `order`
+    (a view)."""
+    size = shape[0] * shape[1] * shape[2] * shape[3]
+    return flat[:size].reshape([shape[i] for i in order]).transpose(_UNDO[order])
+
+
 def empty(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
     """An uninitialised (N, C, H, W) array stored in memory `order`."""
-    return np.empty([shape[i] for i in order], dtype=dtype).transpose(_UNDO[order])
+    return shaped(np.empty(math.prod(shape), dtype=dtype), shape, order)
 
 
 def zeros(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
     """A zero (N, C, H, W) array stored in memory `order`."""
-    return np.zeros([shape[i] for i in order], dtype=dtype).transpose(_UNDO[order])
+    return shaped(np.zeros(math.prod(shape), dtype=dtype), shape, order)

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ._layout import IMAGES_LAST, is_images_last
+from ._layout import IMAGES_LAST, is_images_last, shaped
 
 # Scratch arrays larger than this many bytes are not kept between calls (memory stays bounded).
 _SCRATCH_MAX_BYTES = 64 << 20
@@ -54,6 +54,5 @@ def zeros_stored_like(x: np.ndarray) -> np.ndarray | None:
     if x.flags.c_contiguous:
         return flat[:x.size].reshape(x.shape)
     if is_images_last(x):
-        memory_shape = [x.shape[i] for i in IMAGES_LAST]
-        return flat[:x.size].reshape(memory_shape).transpose(3, 0, 1, 2)
+        return shaped(flat, x.shape, IMAGES_LAST)
     return None
