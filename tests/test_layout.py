@@ -52,8 +52,8 @@ def test_memory_order_tells_the_two_layouts_apart(rng):
     assert layout.memory_order(x.transpose(0, 1, 3, 2)) == layout.NCHW  # neither: NCHW code
     assert not layout.is_images_last(x[:1])  # one image: C-contiguous either way
     for order in (layout.NCHW, layout.IMAGES_LAST):
-        z = layout.zeros((3, 2, 4, 5), np.float32, order)
-        assert z.shape == (3, 2, 4, 5) and layout.memory_order(z) == order and not z.any()
+        z = layout.empty((3, 2, 4, 5), np.float32, order)
+        assert z.shape == (3, 2, 4, 5) and layout.memory_order(z) == order
 
 
 BATCHED_CONV_CASES = [c for c in CONV_CASES if len(c[0]) == 4 and c[0][0] > 1]

@@ -51,8 +51,3 @@ def shaped(flat: np.ndarray, shape: tuple[int, int, int, int], order=NCHW) -> np
 def empty(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
     """An uninitialised (N, C, H, W) array stored in memory `order`."""
     return shaped(np.empty(math.prod(shape), dtype=dtype), shape, order)
-
-
-def zeros(shape: tuple[int, int, int, int], dtype, order=NCHW) -> np.ndarray:
-    """A zero (N, C, H, W) array stored in memory `order`."""
-    return shaped(np.zeros(math.prod(shape), dtype=dtype), shape, order)
