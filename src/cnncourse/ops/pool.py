@@ -185,9 +185,7 @@ def _max_taps(pool: _Pool, x: np.ndarray):
     if windows is None:
         windows = _window_view(xp, pool.kernel, pool.stride, pool.dilation)[..., :ho, :wo]
         windows = windows.transpose(2, 3, *((0, 1, 4, 5)[i] for i in order))
-    lead = out_memory.shape[0]  # chunks along the outermost axis in memory
-    per_lead = kh * kw * math.prod(out_memory.shape[1:])
-    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(per_lead, 1)))
+    lead, step = out_memory.shape[0], _planes_step(out_memory.shape, kh * kw)
     for start in range(0, lead, step):
         m = min(step, lead - start)
         planes = scratch("max_pool2d taps", (kh, kw, m, *out_memory.shape[1:]), xp.dtype)
@@ -201,6 +199,13 @@ def _max_taps(pool: _Pool, x: np.ndarray):
         first = (first_u[:, None] * kw + first_v[None, :]).astype(tap.dtype)
         np.copyto(tap, np.broadcast_to(first, out.shape), where=out == -np.inf)
     return out, tap
+
+
+def _planes_step(memory_shape: tuple[int, ...], taps: int) -> int:
+    """How many rows of the outermost memory axis of an output of `memory_shape` get their
+    `taps` planes at once: at most _TAP_PLANES_ELEMENTS numbers, at least one row."""
+    per_row = taps * math.prod(memory_shape[1:])
+    return max(1, min(memory_shape[0], _TAP_PLANES_ELEMENTS // max(per_row, 1)))
 
 
 def _first_maximum(planes: np.ndarray, out: np.ndarray, tap: np.ndarray) -> None:
@@ -397,9 +402,7 @@ def _route_to_switches(switches: _Switches, g: np.ndarray) -> np.ndarray:
     tap_memory, g_memory = tap.transpose(order), g.transpose(order)
     grad_memory, to_nchw = grad.transpose(order), layout.undo(order)
     # one plane per tap of the chosen gradients, a few outer memory rows of them at a time
-    lead = tap_memory.shape[0]
-    per_lead = kh * kw * math.prod(tap_memory.shape[1:])
-    step = max(1, min(lead, _TAP_PLANES_ELEMENTS // max(per_lead, 1)))
+    lead, step = tap_memory.shape[0], _planes_step(tap_memory.shape, kh * kw)
     for start in range(0, lead, step):
         rows = slice(start, start + step)
         chosen = np.empty((kh, kw, *tap_memory[rows].shape), dtype=bool)
