@@ -163,6 +163,20 @@ def test_every_way_of_unfolding_matches_the_loop_oracle(rng, monkeypatch, nan_sc
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
+def test_taps_shifted_one_channel_at_a_time_match_the_loop_oracle(rng, monkeypatch, nan_scratch,
+                                                                  x_shape, w_shape, kwargs):
+    # The small cases above copy the shifted taps of all channels at once; large ones copy them
+    # channel by channel (and kernel row by kernel row), which a threshold of 0 forces here.
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS["per image"])
+    monkeypatch.setattr(im2col_module, "_WRAP_ROWS", False)
+    monkeypatch.setattr(conv_module, "_UNFOLD_PER_TAP_MIN_ELEMENTS", 10**9)
+    monkeypatch.setattr(im2col_module, "_SHIFT_ONE_AT_A_TIME_MIN_ELEMENTS", 0)
+    x, w, b = _operands(rng, x_shape, w_shape)
+    np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
+                               rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("chunk", [1, 3 * 2 * 9 * 25 * 2])
 @pytest.mark.parametrize("bias", [True, False])

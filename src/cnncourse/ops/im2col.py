@@ -29,6 +29,9 @@ __all__ = ["col2im", "im2col"]
 # Per image, stride-1 convolutions whose output is as wide as the input read each tap's windows
 # as one run of the flat image (_unfold_rows_wrapped); tests switch it off to reach the others.
 _WRAP_ROWS = True
+# _shift_taps copies each channel's shifted taps on their own (no temporary array) when they are
+# at least this many numbers; below it one copy of all of them costs less than the extra calls.
+_SHIFT_ONE_AT_A_TIME_MIN_ELEMENTS = 1 << 15
 
 
 def _window_view(xp: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int],
@@ -95,18 +98,28 @@ def _shift_step(stride: int, dilation: int) -> tuple[int, int]:
 def _shift_taps(target: np.ndarray, windows: np.ndarray, axis: int, k: int, j: int) -> None:
     """Fill the taps ``k, k+1, ...`` along kernel `axis` (-4: rows, -3: columns) of `target`
     from the taps k before them, shifted by j output rows or columns; the last j output rows
-    or columns, which the shift cannot reach, come from `windows`."""
+    or columns, which the shift cannot reach, come from `windows`.
+
+    numpy copies through a temporary array whenever source and destination might overlap,
+    judged by their bounds alone; the taps of several channels (or kernel rows) interleave, so
+    one copy over all of them pays twice. Where each one's taps are many numbers, they are
+    copied one at a time, with bounds that do not overlap.
+    """
     ho, wo = target.shape[-2:]
     flat = target.reshape(*target.shape[:-2], ho * wo)  # merging the last two axes: a view
     shift = j * wo if axis == -4 else j
     edge = (slice(ho - j, None), slice(None)) if axis == -4 else (slice(None), slice(wo - j, None))
-    n = target.shape[axis]
+    outer, n = target.shape[:axis], target.shape[axis]
+    one_at_a_time = k * math.prod(target.shape[axis + 1:]) >= _SHIFT_ONE_AT_A_TIME_MIN_ELEMENTS
+    blocks = list(np.ndindex(outer)) if one_at_a_time else [(...,)]
     for t in range(k, n, k):
         taps = [slice(None), slice(None)]
         taps[axis + 4] = slice(t, min(t + k, n))
         before = list(taps)
         before[axis + 4] = slice(t - k, min(t + k, n) - k)
-        flat[(..., *taps, slice(0, ho * wo - shift))] = flat[(..., *before, slice(shift, None))]
+        for block in blocks:
+            flat[(*block, *taps[axis + 4:], slice(0, ho * wo - shift))] = (
+                flat[(*block, *before[axis + 4:], slice(shift, None))])
         target[(..., *taps, *edge)] = windows[(..., *taps, *edge)]
 
 
