@@ -268,7 +268,11 @@ def _forward(a: _ConvArgs, keep_columns: bool = False,
     if _is_pointwise(a):
         out = np.matmul(w.reshape(k, c), x.reshape(n, c, h_out * w_out))
         if a.bias is not None:
-            out += a.bias[:, None]
+            # Adding a stored (K, H_out*W_out) plane of the bias is about twice as fast as
+            # adding the (K, 1) column: numpy's loops with a repeated operand are not vectorised.
+            plane = scratch("conv2d bias plane", (k, h_out * w_out), a.dtype)
+            plane[...] = a.bias[:, None]
+            out += plane
         return out.reshape(n, k, h_out, w_out), None
 
     rows, length = c_g * kh * kw, h_out * w_out
