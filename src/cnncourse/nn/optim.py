@@ -100,10 +100,10 @@ class SGD(Optimizer):
                     buf = np.array(d, dtype=p.data.dtype, copy=True)
                 else:
                     buf *= self.momentum
-                    buf += (1 - self.dampening) * d
+                    buf += (1 - self.dampening) * d if self.dampening else d
                 state["momentum_buffer"] = buf
                 d = d + self.momentum * buf if self.nesterov else buf
-            p.data -= (self.lr * d).astype(p.data.dtype, copy=False)
+            p.data -= self.lr * d
 
 
 class Adam(Optimizer):

@@ -6,6 +6,8 @@ from ``torch.nn.Linear`` works unchanged, and ``flatten`` has ``torch.flatten``'
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validate import as_float_array, check_rank, result_dtype, wrap_dim
@@ -163,5 +165,5 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
     if x.ndim == 0:
         return x.reshape(1)
     # An explicit size, not -1, which NumPy cannot resolve when another axis has length 0.
-    merged = int(np.prod(x.shape[start:end + 1]))
+    merged = math.prod(x.shape[start:end + 1])
     return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
