@@ -209,6 +209,15 @@ def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
         return x - m
 
 
+def _exponentials(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, e, sums)``: ``s = x - max(x)`` along `axis`, ``e = exp(s)`` and the sums of `e`
+    along `axis` (kept as an axis of length 1). softmax is ``e / sums``, log_softmax
+    ``s - log(sums)``; cross_entropy needs all three."""
+    s = _shifted(x, axis)
+    e = np.exp(s)
+    return s, e, e.sum(axis=axis, keepdims=True)
+
+
 def softmax(input, dim: int = -1) -> np.ndarray:
     """Turn scores into probabilities along `dim`: positive entries that sum to 1.
 
@@ -239,9 +248,9 @@ def softmax(input, dim: int = -1) -> np.ndarray:
     """
     x = as_float_array(input, "input")
     axis = wrap_dim(dim, x.ndim)
-    e = np.exp(_shifted(_at_least_1d(x), axis))
+    _, e, sums = _exponentials(_at_least_1d(x), axis)
     with np.errstate(invalid="ignore"):  # 0/0 only for rows PyTorch also turns into NaN
-        return (e / e.sum(axis=axis, keepdims=True)).reshape(x.shape)
+        return (e / sums).reshape(x.shape)
 
 
 def log_softmax(input, dim: int = -1) -> np.ndarray:
@@ -273,10 +282,10 @@ def log_softmax(input, dim: int = -1) -> np.ndarray:
     """
     x = as_float_array(input, "input")
     axis = wrap_dim(dim, x.ndim)
-    s = _shifted(_at_least_1d(x), axis)
+    s, _, sums = _exponentials(_at_least_1d(x), axis)
     # log(0) and inf - inf only occur for rows without a finite maximum; PyTorch gives NaN too.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (s - np.log(np.exp(s).sum(axis=axis, keepdims=True))).reshape(x.shape)
+        return (s - np.log(sums)).reshape(x.shape)
 
 
 def softmax_backward(grad_output, output, dim: int = -1) -> np.ndarray:
