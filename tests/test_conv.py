@@ -177,6 +177,22 @@ def test_taps_shifted_one_channel_at_a_time_match_the_loop_oracle(rng, monkeypat
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernel_rows", [0, 10**9], ids=["kernel rows", "im2col"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
+def test_products_kernel_row_by_kernel_row_match_the_loop_oracle(rng, monkeypatch, nan_scratch,
+                                                                 kernel_rows, bias, x_shape,
+                                                                 w_shape, kwargs):
+    # Per image, rows-wrapped convolutions with many input channels per output channel are
+    # multiplied kernel row by kernel row from shared shifted copies; 0 forces that for every
+    # rows-wrapped case here (the others keep im2col), 10**9 never.
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS["per image"])
+    monkeypatch.setattr(conv_module, "_KERNEL_ROWS_MIN_RATIO", kernel_rows)
+    x, w, b = _operands(rng, x_shape, w_shape, bias)
+    np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
+                               rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("chunk", [1, 3 * 2 * 9 * 25 * 2])
 @pytest.mark.parametrize("bias", [True, False])

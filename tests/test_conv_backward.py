@@ -128,6 +128,20 @@ def test_every_column_layout_gives_the_naive_gradients(rng, monkeypatch, nan_scr
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES, ids=IDS)
+def test_input_gradient_by_kernel_rows_gives_the_naive_gradients(rng, monkeypatch, nan_scratch,
+                                                                 x_shape, w_shape, kwargs):
+    # The input gradient as a convolution of grad_output (always, here), per image, multiplied
+    # kernel row by kernel row wherever its windows wrap rows (conv._kernel_row_products)
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS["per image"])
+    monkeypatch.setattr(conv_module, "_TRANSPOSED_MAX_RATIO", 10**9)
+    monkeypatch.setattr(conv_module, "_KERNEL_ROWS_MIN_RATIO", 0)
+    x, w, _, gy = _problem(rng, x_shape, w_shape, kwargs)
+    for got, want in zip(conv2d_backward(gy, x, w, **kwargs),
+                         conv2d_backward_naive(gy, x, w, **kwargs)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("ratio", [0, 10**9])
 @pytest.mark.parametrize("chunk", [1, 2 * 4 * 9 * 25 * 2])

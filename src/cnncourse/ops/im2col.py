@@ -288,6 +288,34 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
             target[..., v, :, max(w - shift, 0):] = 0
 
 
+def _column_shifted_images(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> None:
+    """For _rows_wrap convolutions: write into `target` (..., kW, Hp * W) one copy of each image
+    of `x` (..., H, W) per kernel column v, read as a flat array with `top` rows of zeros above
+    and `bottom` below and shifted by ``v * dW - left`` pixels, zeros where a read wraps into
+    the neighbouring row.
+
+    Kernel row u's columns (what im2col would copy) are then ``target[..., u*dH*W :][:L]``
+    with ``L = H_out * W``: the kH matrices share the copies, a kH-th of im2col's.
+    """
+    (_, dw), (left, _, top, _) = a.dilation, a.padding
+    *_, h, w = x.shape
+    kw, span = target.shape[-2:]
+    flat = x.reshape(*x.shape[:-2], h * w)
+    for v in range(kw):
+        shift = v * dw - left  # the input column read by output column j is j + shift
+        start = top * w - shift  # where the image's first pixel lands
+        first, stop = max(start, 0), min(span, start + h * w)
+        copy = target[..., v, :]
+        copy[..., :first] = 0
+        copy[..., first:stop] = flat[..., first - start:stop - start]
+        copy[..., stop:] = 0
+        grid = copy.reshape(*copy.shape[:-1], span // w, w)
+        if shift < 0:
+            grid[..., :-shift] = 0
+        elif shift > 0:
+            grid[..., max(w - shift, 0):] = 0
+
+
 def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
     """``(first, stop, pixel)``: outputs ``first <= i < stop`` read pixel ``i*stride + offset``
     inside ``[0, size)``, and `pixel` is the one the first of them reads."""
