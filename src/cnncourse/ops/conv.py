@@ -317,9 +317,9 @@ def _forward(a: _ConvArgs, keep_columns: bool = False,
 
 def _by_kernel_rows(a: _ConvArgs) -> bool:
     """Whether a per-image forward pass takes _kernel_row_products instead of im2col: for
-    _rows_wrap convolutions whose kernel-row columns (C/g * kW rows) outnumber the output
-    channels of a group, so that the copying saved outweighs the kH - 1 additions of the
-    output."""
+    _rows_wrap convolutions whose kernel-row columns (C/g * kW rows) are at least
+    _KERNEL_ROWS_MIN_RATIO times the output channels of a group, so that the copying saved
+    outweighs the kH - 1 additions of the output."""
     k, c_g, kh, kw = a.weight.shape
     return _rows_wrap(a) and kh > 1 and c_g * kw >= _KERNEL_ROWS_MIN_RATIO * (k // a.groups)
 

@@ -282,10 +282,17 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
     np.copyto(target, runs)
     for v in range(kw):
         shift = v * dw - left  # the input column read by output column j is j + shift
-        if shift < 0:
-            target[..., v, :, :-shift] = 0
-        elif shift > 0:
-            target[..., v, :, max(w - shift, 0):] = 0
+        if shift:
+            target[..., v, :, _wrapped_columns(shift, w)] = 0
+
+
+def _wrapped_columns(shift: int, width: int) -> slice:
+    """The output columns j of a rows-wrapped read whose input column ``j + shift`` lies
+    outside ``[0, width)``: read from a flat image, they wrap into the neighbouring row and
+    belong to the zero padding instead."""
+    if shift < 0:
+        return slice(0, -shift)
+    return slice(max(width - shift, 0), width)
 
 
 def _column_shifted_images(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> None:
@@ -309,11 +316,9 @@ def _column_shifted_images(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> N
         copy[..., :first] = 0
         copy[..., first:stop] = flat[..., first - start:stop - start]
         copy[..., stop:] = 0
-        grid = copy.reshape(*copy.shape[:-1], span // w, w)
-        if shift < 0:
-            grid[..., :-shift] = 0
-        elif shift > 0:
-            grid[..., max(w - shift, 0):] = 0
+        if shift:
+            grid = copy.reshape(*copy.shape[:-1], span // w, w)
+            grid[..., _wrapped_columns(shift, w)] = 0
 
 
 def _valid_outputs(n_out: int, stride: int, offset: int, size: int) -> tuple[int, int, int]:
