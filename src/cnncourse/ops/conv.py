@@ -282,17 +282,13 @@ def _forward(a: _ConvArgs, keep_columns: bool = False,
         return out.reshape(n, k, h_out, w_out), None
 
     rows, length = c_g * kh * kw, h_out * w_out
-    w_mat = w.reshape(g, k // g, rows)  # one (K/g, C/g*kH*kW) matrix per group
-    if a.bias is not None:
-        # The bias trick: a row of ones under each group's columns and the bias as one more
-        # weight column, so the matrix multiply adds the bias with no extra pass over `out`.
-        w_mat = np.concatenate([w_mat, a.bias.reshape(g, k // g, 1)], axis=2)
     side_by_side = _side_by_side(length, images_last)
     images_last = images_last and side_by_side
     if not (side_by_side or keep_columns) and _by_kernel_rows(a):
         out = np.empty((n, g, k // g, length), a.dtype)
         _kernel_row_products(a, out)
         return out.reshape(n, k, h_out, w_out), None
+    w_mat = _with_bias_column(w.reshape(g, k // g, rows), a)  # one matrix per group
     # images last, `out` is the (g, K/g, L, N) memory; else (N, g, K/g, L)
     out = np.empty((g, k // g, length, n) if images_last else (n, g, k // g, length), a.dtype)
     kept = None
@@ -313,6 +309,16 @@ def _forward(a: _ConvArgs, keep_columns: bool = False,
     if images_last:
         return out.reshape(k, h_out, w_out, n).transpose(3, 0, 1, 2), kept
     return out.reshape(n, k, h_out, w_out), kept
+
+
+def _with_bias_column(w_mat: np.ndarray, a: _ConvArgs) -> np.ndarray:
+    """The bias trick: `w_mat` (g, K/g, R) with the bias as one more column, for columns with a
+    row of ones under them, so that the matrix product adds the bias with no extra pass over
+    the output; `w_mat` itself without a bias."""
+    if a.bias is None:
+        return w_mat
+    g, k_g = w_mat.shape[:2]
+    return np.concatenate([w_mat, a.bias.reshape(g, k_g, 1)], axis=2)
 
 
 def _by_kernel_rows(a: _ConvArgs) -> bool:
@@ -341,10 +347,9 @@ def _kernel_row_products(a: _ConvArgs, out: np.ndarray) -> None:
     # kernel row u's weights as (g, K/g, C/g * kW), columns in the copies' row order (c, v)
     w_rows = w.reshape(g, k // g, c_g, kh, kw).transpose(3, 0, 1, 2, 4).reshape(
         kh, g, k // g, rows)
-    first = w_rows[0]
+    first = _with_bias_column(w_rows[0], a)  # the bias is added by kernel row 0's product
     copies = scratch("conv2d shifted copies", (g, rows + (a.bias is not None), span), a.dtype)
-    if a.bias is not None:  # the bias trick of _forward, in kernel row 0's product
-        first = np.concatenate([first, a.bias.reshape(g, k // g, 1)], axis=2)
+    if a.bias is not None:
         copies[:, rows] = 1
     product = scratch("conv2d kernel row product", (g, k // g, length), a.dtype)
     for i in range(x.shape[0]):
