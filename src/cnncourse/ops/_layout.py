@@ -36,6 +36,14 @@ def memory_order(x: np.ndarray) -> tuple[int, int, int, int]:
     return IMAGES_LAST if is_images_last(x) else NCHW
 
 
+def stored_order(x: np.ndarray) -> tuple[int, ...] | None:
+    """The order in which `x` is stored without gaps: its own axes' order if it is
+    C-contiguous (any rank), IMAGES_LAST if it is stored so, else None."""
+    if x.flags.c_contiguous:
+        return tuple(range(x.ndim))
+    return IMAGES_LAST if is_images_last(x) else None
+
+
 def undo(order: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """The transpose that turns an array in memory `order` back into (N, C, H, W)."""
     return _UNDO[order]

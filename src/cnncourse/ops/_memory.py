@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ._layout import IMAGES_LAST, is_images_last, shaped
+from ._layout import shaped, stored_order
 
 # Scratch arrays larger than this many bytes are not kept between calls (memory stays bounded).
 _SCRATCH_MAX_BYTES = 64 << 20
@@ -32,27 +32,32 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     size = math.prod(shape)
     if size * dtype.itemsize > _SCRATCH_MAX_BYTES:
         return np.empty(shape, dtype=dtype)
-    store = _local.__dict__
-    key = (name, dtype)
-    buf = store.get(key)
-    if buf is None or buf.size < size:
-        buf = store[key] = np.empty(size, dtype=dtype)
-    return buf[:size].reshape(shape)
+    return _kept(name, size, dtype, np.empty)[:size].reshape(shape)
 
 
 def zeros_stored_like(x: np.ndarray) -> np.ndarray | None:
     """A read-only array of zeros with `x`'s shape, dtype and memory layout (C-contiguous or
     images last), shared between calls; None for other layouts or very large arrays."""
-    if x.nbytes > _SCRATCH_MAX_BYTES:
+    order = stored_order(x)
+    if x.nbytes > _SCRATCH_MAX_BYTES or order is None:
         return None
-    key = ("zeros", x.dtype)
-    store = _local.__dict__
-    flat = store.get(key)
-    if flat is None or flat.size < x.size:
-        flat = store[key] = np.zeros(x.size, dtype=x.dtype)
-        flat.flags.writeable = False
-    if x.flags.c_contiguous:
+    flat = _kept("zeros", x.size, x.dtype, _read_only_zeros)
+    if x.ndim != 4:
         return flat[:x.size].reshape(x.shape)
-    if is_images_last(x):
-        return shaped(flat, x.shape, IMAGES_LAST)
-    return None
+    return shaped(flat, x.shape, order)
+
+
+def _kept(name: str, size: int, dtype: np.dtype, new) -> np.ndarray:
+    """This thread's 1-D array of `dtype` kept under `name`, made anew by ``new(size, dtype)``
+    when there is none of at least `size` numbers yet."""
+    key, store = (name, dtype), _local.__dict__
+    buf = store.get(key)
+    if buf is None or buf.size < size:
+        buf = store[key] = new(size, dtype)
+    return buf
+
+
+def _read_only_zeros(size: int, dtype) -> np.ndarray:
+    zeros = np.zeros(size, dtype=dtype)
+    zeros.flags.writeable = False
+    return zeros

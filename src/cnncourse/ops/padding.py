@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._layout import IMAGES_LAST, is_images_last
+from ._layout import stored_order
 from ._validate import as_float_array, check_non_negative, check_positive, pair
 
 __all__ = ["conv_output_size", "pad2d", "sliding_windows"]
@@ -158,10 +158,11 @@ def _strided_view(x: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...
     convolutions and poolings of a training loop pay thousands of times; an ndarray built
     straight over a contiguous `x` is the same view.
     """
-    # The buffer must start at x's first element: x itself, or its images-last memory
-    memory = x if x.flags.c_contiguous else x.transpose(IMAGES_LAST) if is_images_last(x) else None
-    if memory is not None:
-        view = np.ndarray(shape, x.dtype, memory, strides=strides)
+    # The buffer must start at x's first element, with no gaps: x stored C-contiguous or
+    # images last
+    order = stored_order(x)
+    if order is not None:
+        view = np.ndarray(shape, x.dtype, x.transpose(order), strides=strides)
         view.flags.writeable = False
         return view
     return as_strided(x, shape, strides, writeable=False)
