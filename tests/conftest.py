@@ -40,13 +40,14 @@ def untampered_checks(request):
 
 @pytest.fixture
 def nan_scratch(monkeypatch):
-    """Scratch arrays full of NaN, fresh on every request: a code path that reads a number it
-    did not write (left over from an earlier call with the same shapes) shows up as NaN."""
-    from cnncourse.ops import conv, im2col, pool
+    """Scratch arrays full of NaN, fresh on every request, and no prepared buffer kept between
+    calls (_memory.prepared prepares scratch arrays afresh): a code path that reads a number
+    it did not write (left over from an earlier call with the same shapes) shows up as NaN."""
+    from cnncourse.ops import _memory, conv, pool
 
     def full_of_nan(name, shape, dtype):
         return np.full(shape, np.nan, dtype=dtype)
 
-    monkeypatch.setattr(conv, "scratch", full_of_nan)
-    monkeypatch.setattr(pool, "scratch", full_of_nan)
-    monkeypatch.setattr(im2col, "scratch", full_of_nan)
+    for module in (conv, pool, _memory):
+        monkeypatch.setattr(module, "scratch", full_of_nan)
+    monkeypatch.setattr(_memory, "_PREPARED_MAX_BYTES", -1)

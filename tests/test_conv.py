@@ -216,6 +216,31 @@ def test_a_result_is_not_overwritten_by_the_next_call(rng):
     np.testing.assert_array_equal(first, kept)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_calls_that_reuse_prepared_buffers_match_the_loop_oracle(rng, monkeypatch, layout):
+    # Small calls keep their columns and padded copies, with the zeros and ones in them, from
+    # one call to the next (_memory.prepared): the same geometries again with other numbers
+    from cnncourse.ops import _memory
+
+    monkeypatch.setattr(conv_module, "_SIDE_BY_SIDE_MAX_LENGTH", LAYOUTS[layout])
+    monkeypatch.setitem(_memory._local.__dict__, "prepared", {})
+    # pairs whose buffers have the same shape: 9 rows of columns and a row of ones, or 10
+    # rows; padded flat images of 2h + 6 numbers, two rows and two pixels or three rows
+    geometries = [((3, 1, 6, 6), (4, 1, 3, 3), {"padding": 1}, True),
+                  ((3, 1, 6, 6), (4, 1, 2, 5), {"padding": "same"}, False),
+                  ((2, 3, 5, 2), (8, 3, 3, 3), {"padding": 1}, True),
+                  ((2, 3, 5, 2), (8, 3, 4, 1), {"padding": "same"}, True),
+                  ((2, 3, 7, 5), (4, 3, 3, 3), {"padding": (2, 1)}, True),
+                  ((3, 2, 6, 6), (4, 2, 3, 3), {"padding": 1, "stride": 2}, True)]
+    for x_shape, w_shape, kwargs, bias in geometries * 2:
+        x, w, b = _operands(rng, x_shape, w_shape, bias)
+        np.testing.assert_allclose(conv2d(x, w, b, **kwargs), loop_conv(x, w, b, **kwargs),
+                                   rtol=1e-12, atol=1e-12)
+    kept = {key[0] for key in _memory._local.__dict__["prepared"]}
+    assert "conv2d columns" in kept
+    assert ("conv2d images last" if layout == "side by side" else "conv2d rows") in kept
+
+
 def test_unbatched_input_is_the_first_image_of_a_batch(rng):
     x, w, b = _operands(rng, (1, 3, 6, 7), (4, 3, 3, 3))
     np.testing.assert_array_equal(conv2d(x[0], w, b, stride=2), conv2d(x, w, b, stride=2)[0])

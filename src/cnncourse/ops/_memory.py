@@ -18,6 +18,9 @@ from ._layout import shaped, stored_order
 
 # Scratch arrays larger than this many bytes are not kept between calls (memory stays bounded).
 _SCRATCH_MAX_BYTES = 64 << 20
+# Prepared buffers (see `prepared`) of at most this many bytes are kept, this many per thread.
+_PREPARED_MAX_BYTES = 1 << 20
+_PREPARED_PER_THREAD = 32
 
 _local = threading.local()
 
@@ -33,6 +36,33 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     if size * dtype.itemsize > _SCRATCH_MAX_BYTES:
         return np.empty(shape, dtype=dtype)
     return _kept(name, size, dtype, np.empty)[:size].reshape(shape)
+
+
+def prepared(name: str, shape: tuple[int, ...], dtype, prepare, key: tuple = ()):
+    """What ``prepare(buffer)`` returns for an uninitialised array `buffer` of `shape`: views
+    of it, with the parts that are the same on every call (zero borders, a row of ones)
+    written by `prepare`.
+
+    A small buffer and its views are kept for this thread, `name`, `shape`, `dtype` and `key`
+    (everything else `prepare` depends on), so that later calls skip the allocation, the
+    constant writes and the making of views: a tenth of the time of a small convolution (7 of
+    the 76 us of conv2d on the digits); a large one is scratch memory, prepared anew on every
+    call. The caller must write everything but the constant parts on every call: a kept
+    buffer starts out as NaN, so that a number read before it is written shows up.
+    """
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize > _PREPARED_MAX_BYTES:
+        return prepare(scratch(name, shape, dtype))
+    kept = _local.__dict__.setdefault("prepared", {})
+    full_key = (name, shape, dtype, key)
+    views = kept.pop(full_key, None)
+    if views is None:
+        views = prepare(np.full(shape, np.nan, dtype) if dtype.kind == "f"
+                        else np.empty(shape, dtype))
+        if len(kept) >= _PREPARED_PER_THREAD:
+            del kept[next(iter(kept))]  # the least recently used: dicts keep insertion order
+    kept[full_key] = views  # now the most recently used
+    return views
 
 
 def zeros_stored_like(x: np.ndarray) -> np.ndarray | None:

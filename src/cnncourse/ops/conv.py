@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _layout as layout
-from ._memory import scratch
+from ._memory import prepared, scratch
 from ._validate import (
     as_float_array,
     check_non_negative,
@@ -205,8 +205,8 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
     trick), and ``L = H_out * W_out``. Side by side it is ``(groups, R, L * m)``: one matrix
     per group whose columns run over output positions and, fastest, images; that order lets
     the copy read runs of ``W_out * m`` numbers instead of ``W_out``. The chunks share one
-    scratch array that stays in cache while BLAS reads it (with `fresh` and a single chunk, a
-    new array that the caller may keep).
+    buffer that stays in cache while BLAS reads it, prepared with its row of ones (see
+    _memory.prepared; with `fresh` and a single chunk, a new array that the caller may keep).
     """
     g, n = a.groups, a.input.shape[0]
     _, c_g, kh, kw = a.weight.shape
@@ -214,9 +214,14 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
     total, length = rows + ones, ho * wo
     step = max(1, min(n, _CHUNK_ELEMENTS // max(g * total * length, 1)))
     shape = (g, total, length * step) if side_by_side else (step, g, total, length)
+
+    def with_ones(columns):
+        columns[..., rows:, :] = 1  # the row of ones under every image's columns (if any)
+        return columns
+
     # a fresh array only when one chunk holds the whole batch: only then is it worth keeping
-    buf = (np.empty(shape, a.dtype) if fresh and step >= n
-           else scratch("conv2d columns", shape, a.dtype))
+    buf = (with_ones(np.empty(shape, a.dtype)) if fresh and step >= n
+           else prepared("conv2d columns", shape, a.dtype, with_ones, key=(rows,)))
     for start in range(0, n, step):
         m = min(step, n - start)
         if side_by_side:
@@ -236,7 +241,6 @@ def _column_chunks(a: _ConvArgs, ones: bool, side_by_side: bool, fresh: bool = F
                 xp = pad2d(x, a.padding) if any(a.padding) else x
                 _copy_windows(target, _window_view(xp, a.weight.shape[2:], a.stride,
                                                    a.dilation), a.stride, a.dilation)
-        cols[..., rows:, :] = 1
         yield start, start + m, cols
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._memory import scratch
+from ._memory import prepared
 from ._validate import as_float_array, check_non_negative, check_positive, check_rank, pair
 from .padding import _strided_view, pad2d, sliding_windows
 
@@ -268,22 +268,37 @@ def _unfold_rows_wrapped(x: np.ndarray, target: np.ndarray, a: _ConvArgs) -> Non
     and below. Reads that cross the left or right edge wrap into the neighbouring row; they
     belong to the zero padding and are zeroed after the copy.
     """
-    (dh, dw), (left, right, top, bottom) = a.dilation, a.padding
-    kh, kw = a.weight.shape[2:]
-    *lead, h, w = x.shape
-    head, body = left + top * w, h * w
-    flat = scratch("conv2d rows", (*lead, head + body + bottom * w + right), a.dtype)
-    flat[..., :head] = 0
-    flat[..., head + body:] = 0
-    flat[..., head:head + body] = x.reshape(*lead, body)
-    item = flat.itemsize
-    runs = _strided_view(flat, (*lead, kh, kw, target.shape[-2], w),
-                        (*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
+    body, runs = _rows_wrapped_reads(x.shape, target.shape[-2], a)
+    body[...] = x.reshape(body.shape)
     np.copyto(target, runs)
-    for v in range(kw):
+    left, w, dw = a.padding[0], x.shape[-1], a.dilation[1]
+    for v in range(a.weight.shape[3]):
         shift = v * dw - left  # the input column read by output column j is j + shift
         if shift:
             target[..., v, :, _wrapped_columns(shift, w)] = 0
+
+
+def _rows_wrapped_reads(shape: tuple[int, ...], h_out: int,
+                        a: _ConvArgs) -> tuple[np.ndarray, np.ndarray]:
+    """``(body, runs)`` for _unfold_rows_wrapped on images of `shape` (..., H, W): a flat copy
+    of each image with its padding rows of zeros, `body` the part the images are copied into
+    and `runs` the view of it whose tap (u, v) and output position p is the pixel read there
+    (kept between calls for small batches, see _memory.prepared)."""
+    (dh, dw), (left, right, top, bottom) = a.dilation, a.padding
+    kh, kw = a.weight.shape[2:]
+    *lead, h, w = shape
+    head, body = left + top * w, h * w
+
+    def prepare(flat):
+        flat[..., :head] = 0
+        flat[..., head + body:] = 0
+        item = flat.itemsize
+        runs = _strided_view(flat, (*lead, kh, kw, h_out, w),
+                             (*flat.strides[:-1], dh * w * item, dw * item, w * item, item))
+        return flat[..., head:head + body], runs
+
+    return prepared("conv2d rows", (*lead, head + body + bottom * w + right), a.dtype, prepare,
+                    key=(kh, kw, dh, dw, h_out, w, head, body))
 
 
 def _wrapped_columns(shift: int, width: int) -> slice:
@@ -360,20 +375,40 @@ def _unfold_with_padding(x: np.ndarray, target: np.ndarray, a: _ConvArgs,
 def _image_last_windows(a: _ConvArgs, start: int, stop: int) -> np.ndarray:
     """Images start:stop, padded, as a (groups, C/groups, kH, kW, H_out, W_out, m) view of
     them stored images last, (C, H_padded, W_padded, m): the input itself if it is stored so
-    and needs no padding, else a scratch copy that the caller must copy out of before the
-    next call."""
-    left, right, top, bottom = a.padding
+    and needs no padding, else a copy in a prepared buffer (see _memory.prepared) that the
+    caller must copy out of before the next call."""
     x = a.input[start:stop]
-    m, c, h, w = x.shape
     xt = x.transpose(1, 2, 3, 0)
-    if any(a.padding) or not xt.flags.c_contiguous:
-        padded = scratch("conv2d images last", (c, h + top + bottom, w + left + right, m),
-                         a.dtype)
-        # only the border needs zeros: the inside is overwritten
+    if not any(a.padding) and xt.flags.c_contiguous:
+        return _images_last_window_view(xt, a)
+    inside, windows = _padded_images_last(x.shape, a)
+    inside[...] = xt
+    return windows
+
+
+def _padded_images_last(shape: tuple[int, int, int, int],
+                        a: _ConvArgs) -> tuple[np.ndarray, np.ndarray]:
+    """``(inside, windows)`` of a buffer for images of `shape` (m, C, H, W), padded and stored
+    images last: `inside` is where the images go, the border around it is zeros, and
+    `windows` is its _images_last_window_view."""
+    m, c, h, w = shape
+    left, right, top, bottom = a.padding
+
+    def prepare(padded):
+        # only the border needs zeros: the inside is overwritten on every call
         padded[:, :top] = padded[:, top + h:] = 0
         padded[:, top:top + h, :left] = padded[:, top:top + h, left + w:] = 0
-        padded[:, top:top + h, left:left + w] = xt
-        xt = padded
+        return padded[:, top:top + h, left:left + w], _images_last_window_view(padded, a)
+
+    return prepared("conv2d images last", (c, h + top + bottom, w + left + right, m), a.dtype,
+                    prepare, key=(a.padding, a.weight.shape[2:], a.stride, a.dilation,
+                                  a.groups))
+
+
+def _images_last_window_view(xt: np.ndarray, a: _ConvArgs) -> np.ndarray:
+    """The (groups, C/groups, kH, kW, H_out, W_out, m) windows of padded images stored images
+    last, `xt` (C, H_padded, W_padded, m)."""
+    c, m = xt.shape[0], xt.shape[3]
     # (m, C, kH, kW, H_out, W_out) windows of the (m, C, Hp, Wp) view, images moved last
     windows = _window_view(xt.transpose(3, 0, 1, 2), a.weight.shape[2:], a.stride, a.dilation)
     return windows.transpose(1, 2, 3, 4, 5, 0).reshape(a.groups, c // a.groups,
