@@ -77,7 +77,10 @@ def check_non_negative(value: tuple[int, ...], name: str) -> None:
 
 def result_dtype(*arrays: np.ndarray | None) -> np.dtype:
     """The floating dtype of an operation's result: float32 only if every operand is float32."""
-    return np.result_type(*[a.dtype for a in arrays if a is not None])
+    dtypes = [a.dtype for a in arrays if a is not None]
+    if all(d == dtypes[0] for d in dtypes):  # the usual case, without numpy's promotion rules
+        return dtypes[0]
+    return np.result_type(*dtypes)
 
 def wrap_dim(dim, ndim: int, name: str = "dim") -> int:
     """Turn a possibly negative axis into a non-negative one, refusing it as PyTorch does.
