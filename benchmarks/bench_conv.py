@@ -4,9 +4,11 @@ Every (case, operation, library) is timed in a fresh subprocess, so the two libr
 share a process (no thread-pool or allocator interference): a few warm-up calls, then the median
 of the timed repeats (fast calls are looped to about 20 ms per repeat), float32, default thread
 counts. That is done `--rounds` times, the two libraries taking turns, and each library's best
-round is reported: on a shared virtual machine whole processes land in slow phases (a neighbour's
-load, memory the host has to back again), and a slow phase says nothing about either library.
-The parent prints a markdown table and can write it to a file:
+round is reported: on a shared virtual machine whole processes land in slow phases, and a slow
+phase says nothing about either library. Each process also measures how fast one core copies
+what another has just written (the last column): that speed drops in the phases that slow
+numpy's multi-threaded im2col convolutions (see benchmarks/README.md). The parent prints a
+markdown table and can write it to a file:
 
     .venv/bin/python benchmarks/bench_conv.py                  # every case and operation
     .venv/bin/python benchmarks/bench_conv.py --ops forward --cases digits 1x1
@@ -25,6 +27,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from typing import NamedTuple
 
@@ -113,6 +116,7 @@ def _worker(lib: str, case_name: str, op: str, warmup: int, repeats: int, thread
     timer = time.process_time if clock == "cpu" else time.perf_counter
     case = next(c for c in CASES if c.name == case_name)
     rng = np.random.default_rng(0)
+    cross_core = _cross_core_bandwidth()  # the machine's phase while this process runs
     try:
         call = (_numpy_call if lib == "numpy" else _torch_call)(case, op, rng)
     except ImportError as exc:  # e.g. cnncourse.ops.pool not written yet
@@ -130,10 +134,10 @@ def _worker(lib: str, case_name: str, op: str, warmup: int, repeats: int, thread
         for _ in range(loops):
             call()
         times.append((timer() - start) / loops)
-    print(json.dumps({"ms": float(np.median(times) * 1e3)}))
+    print(json.dumps({"ms": float(np.median(times) * 1e3), "cross_core": cross_core}))
 
 
-def _measure(lib: str, case: Case, op: str, args) -> float | None:
+def _measure(lib: str, case: Case, op: str, args) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", lib, case.name, op, "--warmup", str(args.warmup),
            "--repeats", str(args.repeats), "--clock", args.clock]
     env = dict(os.environ)
@@ -151,11 +155,20 @@ def _measure(lib: str, case: Case, op: str, args) -> float | None:
     if "error" in result:
         print(f"{lib} {case.name} {op}: {result['error']}", file=sys.stderr)
         return None
-    return result["ms"]
+    return result
 
 
 def _fmt(ms: float | None) -> str:
     return "n/a" if ms is None else f"{ms:.2f}"
+
+
+def _fmt_speed(gb_per_s: float | None) -> str:
+    return "n/a" if gb_per_s is None else f"{gb_per_s:.0f} GB/s"
+
+
+def _cross_core_column(result: dict | None) -> str:
+    speed = None if result is None else result.get("cross_core")
+    return "n/a" if speed is None else f"{speed:.0f}"
 
 
 def _copy_bandwidth(megabytes: int = 8, repeats: int = 20) -> float:
@@ -170,6 +183,47 @@ def _copy_bandwidth(megabytes: int = 8, repeats: int = 20) -> float:
     for _ in range(repeats):
         np.copyto(dst, src)
     return 2 * src.nbytes / 1e9 / ((time.perf_counter() - start) / repeats)
+
+
+def _cross_core_bandwidth(megabytes: int = 8, repeats: int = 10) -> float | None:
+    """GB/s of copying an array of `megabytes` that a thread on another CPU has just written
+    (writer and reader pinned to two CPUs); None where threads cannot be pinned.
+
+    On these machines it runs as fast as `_copy_bandwidth` in most phases and at about half
+    that in the phases where numpy's im2col convolutions take twice as long: there the cores
+    do not share a cache, and BLAS's second thread reads the columns the first one copied
+    (see benchmarks/README.md)."""
+    import numpy as np
+
+    cpus = sorted(os.sched_getaffinity(0))[:2] if hasattr(os, "sched_setaffinity") else []
+    if len(cpus) < 2:
+        return None
+    src = np.ones(megabytes << 18, dtype=np.float32)
+    shared, dst = np.empty_like(src), np.empty_like(src)
+    turns, times = threading.Barrier(2), []
+
+    def writer():
+        os.sched_setaffinity(0, {cpus[0]})  # on Linux, this thread only
+        for _ in range(repeats + 1):
+            np.copyto(shared, src)
+            turns.wait()  # written: the reader's turn
+            turns.wait()  # read: write again
+
+    def reader():
+        os.sched_setaffinity(0, {cpus[1]})
+        for _ in range(repeats + 1):
+            turns.wait()
+            start = time.perf_counter()
+            np.copyto(dst, shared)
+            times.append(time.perf_counter() - start)
+            turns.wait()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return 2 * src.nbytes / 1e9 / float(np.median(times[1:]))  # the first read warms up
 
 
 def main(argv=None) -> int:
@@ -198,18 +252,21 @@ def main(argv=None) -> int:
         f"load average {load:.2f} at start, float32, median of {args.repeats} after "
         f"{args.warmup} warm-up calls, best of {args.rounds} processes per library and case, "
         f"{args.threads or 'default'} threads, {args.clock} clock; 8 MB copies at "
-        f"{_copy_bandwidth():.0f} GB/s at start"),
+        f"{_copy_bandwidth():.0f} GB/s at start, {_fmt_speed(_cross_core_bandwidth())} from core "
+        f"to core"),
         "",
-        "| case | op | shape (N,C,H,W) K F S P | numpy ms | torch ms | ratio | target | met? |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ("| case | op | shape (N,C,H,W) K F S P | numpy ms | torch ms | ratio | target | met? "
+         "| cross-core GB/s (numpy / torch) |"),
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     print("\n".join(lines), flush=True)
     for case in cases:
         for op in args.ops:
             rounds = [{lib: _measure(lib, case, op, args) for lib in LIBS}
                       for _ in range(args.rounds)]
-            ms = {lib: min((r[lib] for r in rounds if r[lib] is not None), default=None)
-                  for lib in LIBS}
+            best = {lib: min((r[lib] for r in rounds if r[lib] is not None),
+                             key=lambda result: result["ms"], default=None) for lib in LIBS}
+            ms = {lib: None if best[lib] is None else best[lib]["ms"] for lib in LIBS}
             ratio = ms["numpy"] / ms["torch"] if None not in ms.values() else None
             target = case.target if op == "forward" else None
             met = "-" if target is None or ratio is None else ("yes" if ratio <= target else "no")
@@ -217,10 +274,13 @@ def main(argv=None) -> int:
                      f"{case.padding}")
             row = (f"| {case.name} | {op} | {shape} | {_fmt(ms['numpy'])} | {_fmt(ms['torch'])} | "
                    f"{'n/a' if ratio is None else f'{ratio:.2f}'} | "
-                   f"{'-' if target is None else f'{target:.1f}x'} | {met} |")
+                   f"{'-' if target is None else f'{target:.1f}x'} | {met} | "
+                   f"{_cross_core_column(best['numpy'])} / {_cross_core_column(best['torch'])} |")
             lines.append(row)
             print(row, flush=True)
-    lines.append(f"\n8 MB copies at {_copy_bandwidth():.0f} GB/s at the end")
+    lines.append(f"\n8 MB copies at {_copy_bandwidth():.0f} GB/s at the end, "
+                 f"{_fmt_speed(_cross_core_bandwidth())} from core to core. The last column: "
+                 f"the core-to-core copy speed in the process of each library's best round.")
     print(lines[-1])
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
