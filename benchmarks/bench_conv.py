@@ -159,7 +159,9 @@ def _measure(lib: str, case: Case, op: str, args) -> dict | None:
 
 
 def _fmt(ms: float | None) -> str:
-    return "n/a" if ms is None else f"{ms:.2f}"
+    if ms is None:
+        return "n/a"
+    return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"  # the digits case takes about 0.07 ms
 
 
 def _fmt_speed(gb_per_s: float | None) -> str:

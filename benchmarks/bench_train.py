@@ -112,8 +112,11 @@ def main(argv=None) -> None:
     parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        from bench_conv import _cross_core_bandwidth  # this directory is on sys.path
+
+        cross_core = _cross_core_bandwidth()  # the machine's phase while this process runs
         work = _numpy_worker if args.worker == "numpy" else _torch_worker
-        print(json.dumps(work(args.total)))
+        print(json.dumps({**work(args.total), "cross_core": cross_core}))
         return
 
     total = args.warmup + args.epochs
@@ -132,6 +135,10 @@ def main(argv=None) -> None:
     print(f"{'digits':10}{med['numpy']:>15.4f}{med['torch']:>15.4f}"
           f"{med['numpy'] / med['torch']:>13.2f}{results['numpy']['loss']:>17.5f}"
           f"{results['torch']['loss']:>17.5f}")
+    speeds = {k: r.get("cross_core") for k, r in results.items()}
+    print("core-to-core copies in the best rounds' processes: " + ", ".join(
+        f"{k} {'n/a' if v is None else f'{v:.0f} GB/s'}" for k, v in speeds.items())
+          + " (below about 40 GB/s: a slow phase, see benchmarks/README.md)")
     print(f"threads: {results['torch']['threads']}; "
           f"all numpy epochs: {[round(t, 4) for t in results['numpy']['times']]}; "
           f"all torch epochs: {[round(t, 4) for t in results['torch']['times']]}")
