@@ -174,8 +174,9 @@ def _cross_core_column(result: dict | None) -> str:
 
 
 def _copy_bandwidth(megabytes: int = 8, repeats: int = 20) -> float:
-    """GB/s of copying one array of `megabytes` into another: about 60 on these machines when
-    the shared cache is theirs, about 16 in their slow phases (see benchmarks/README.md)."""
+    """GB/s of copying one array of `megabytes` into another, within one core: 50-78 on these
+    machines in every run of 2026-11-30, slow phases included (earlier runs saw about 16 at
+    times); compare `_cross_core_bandwidth`."""
     import numpy as np
 
     src = np.ones(megabytes << 18, dtype=np.float32)
