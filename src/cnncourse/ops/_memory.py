@@ -5,6 +5,9 @@ call. On a fresh array every page touched for the first time costs a page fault,
 virtual machine can cost as much as the copy itself; a scratch array that lives on between
 calls pays that once. (Copying with several Python threads was tried and dropped: the copy
 threads fought OpenBLAS's waiting threads for the cores and made conv2d slower, not faster.)
+
+Small buffers whose calls always write the same constants into them (zero borders, a row of
+ones) are `prepared` instead: kept per geometry, constants and views made once.
 """
 
 from __future__ import annotations
