@@ -138,7 +138,7 @@ def main(argv=None) -> None:
     speeds = {k: r.get("cross_core") for k, r in results.items()}
     print("core-to-core copies in the best rounds' processes: " + ", ".join(
         f"{k} {'n/a' if v is None else f'{v:.0f} GB/s'}" for k, v in speeds.items())
-          + " (below about 40 GB/s: a slow phase, see benchmarks/README.md)")
+          + " (below about 44 GB/s: a slow phase, see benchmarks/README.md)")
     print(f"threads: {results['torch']['threads']}; "
           f"all numpy epochs: {[round(t, 4) for t in results['numpy']['times']]}; "
           f"all torch epochs: {[round(t, 4) for t in results['torch']['times']]}")
