@@ -164,13 +164,8 @@ def _fmt(ms: float | None) -> str:
     return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"  # the digits case takes about 0.07 ms
 
 
-def _fmt_speed(gb_per_s: float | None) -> str:
-    return "n/a" if gb_per_s is None else f"{gb_per_s:.0f} GB/s"
-
-
-def _cross_core_column(result: dict | None) -> str:
-    speed = None if result is None else result.get("cross_core")
-    return "n/a" if speed is None else f"{speed:.0f}"
+def _fmt_speed(gb_per_s: float | None, unit: str = " GB/s") -> str:
+    return "n/a" if gb_per_s is None else f"{gb_per_s:.0f}{unit}"
 
 
 def _copy_bandwidth(megabytes: int = 8, repeats: int = 20) -> float:
@@ -192,10 +187,10 @@ def _cross_core_bandwidth(megabytes: int = 8, repeats: int = 10) -> float | None
     """GB/s of copying an array of `megabytes` that a thread on another CPU has just written
     (writer and reader pinned to two CPUs); None where threads cannot be pinned.
 
-    On these machines it runs as fast as `_copy_bandwidth` in most phases and at about half
-    that in the phases where numpy's im2col convolutions take twice as long: there the cores
-    do not share a cache, and BLAS's second thread reads the columns the first one copied
-    (see benchmarks/README.md)."""
+    On these machines it runs nearly as fast as `_copy_bandwidth` in most phases and at about
+    half that in the phases where numpy's im2col convolutions take twice as long: there,
+    presumably, the cores share no cache, and BLAS's second thread reads the columns the
+    first one copied (see benchmarks/README.md)."""
     import numpy as np
 
     cpus = sorted(os.sched_getaffinity(0))[:2] if hasattr(os, "sched_setaffinity") else []
@@ -203,7 +198,8 @@ def _cross_core_bandwidth(megabytes: int = 8, repeats: int = 10) -> float | None
         return None
     src = np.ones(megabytes << 18, dtype=np.float32)
     shared, dst = np.empty_like(src), np.empty_like(src)
-    turns, times = threading.Barrier(2), []
+    # a thread that fails (a CPU it may not use) breaks the barrier instead of hanging the other
+    turns, times = threading.Barrier(2, timeout=30), []
 
     def writer():
         os.sched_setaffinity(0, {cpus[0]})  # on Linux, this thread only
@@ -226,6 +222,8 @@ def _cross_core_bandwidth(megabytes: int = 8, repeats: int = 10) -> float | None
         t.start()
     for t in threads:
         t.join()
+    if len(times) <= repeats:
+        return None
     return 2 * src.nbytes / 1e9 / float(np.median(times[1:]))  # the first read warms up
 
 
@@ -270,6 +268,8 @@ def main(argv=None) -> int:
             best = {lib: min((r[lib] for r in rounds if r[lib] is not None),
                              key=lambda result: result["ms"], default=None) for lib in LIBS}
             ms = {lib: None if best[lib] is None else best[lib]["ms"] for lib in LIBS}
+            cross_core = [None if best[lib] is None else best[lib].get("cross_core")
+                          for lib in LIBS]
             ratio = ms["numpy"] / ms["torch"] if None not in ms.values() else None
             target = case.target if op == "forward" else None
             met = "-" if target is None or ratio is None else ("yes" if ratio <= target else "no")
@@ -278,7 +278,7 @@ def main(argv=None) -> int:
             row = (f"| {case.name} | {op} | {shape} | {_fmt(ms['numpy'])} | {_fmt(ms['torch'])} | "
                    f"{'n/a' if ratio is None else f'{ratio:.2f}'} | "
                    f"{'-' if target is None else f'{target:.1f}x'} | {met} | "
-                   f"{_cross_core_column(best['numpy'])} / {_cross_core_column(best['torch'])} |")
+                   f"{' / '.join(_fmt_speed(speed, '') for speed in cross_core)} |")
             lines.append(row)
             print(row, flush=True)
     lines.append(f"\n8 MB copies at {_copy_bandwidth():.0f} GB/s at the end, "

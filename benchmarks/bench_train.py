@@ -135,9 +135,10 @@ def main(argv=None) -> None:
     print(f"{'digits':10}{med['numpy']:>15.4f}{med['torch']:>15.4f}"
           f"{med['numpy'] / med['torch']:>13.2f}{results['numpy']['loss']:>17.5f}"
           f"{results['torch']['loss']:>17.5f}")
-    speeds = {k: r.get("cross_core") for k, r in results.items()}
-    print("core-to-core copies in the best rounds' processes: " + ", ".join(
-        f"{k} {'n/a' if v is None else f'{v:.0f} GB/s'}" for k, v in speeds.items())
+    from bench_conv import _fmt_speed
+
+    print("core-to-core copies in the best rounds' processes: "
+          + ", ".join(f"{k} {_fmt_speed(r.get('cross_core'))}" for k, r in results.items())
           + " (below about 44 GB/s: a slow phase, see benchmarks/README.md)")
     print(f"threads: {results['torch']['threads']}; "
           f"all numpy epochs: {[round(t, 4) for t in results['numpy']['times']]}; "
