@@ -102,9 +102,11 @@ def test_collect_puts_each_student_in_submitted_with_nbgraders_timestamp(exchang
 def test_collected_submissions_are_graded_and_recorded(exchanged):
     course, _, run = exchanged
     results = {r.student: r for r in run}
-    assert {s: r.status for s, r in results.items()} == {"alice": "graded", "bob": "graded"}
-    assert results["alice"].total == MAX_TOTAL and results["alice"].flags == []
-    assert results["bob"].total == POINTS["add_values"]
+    # the reasons and messages name the cause if a run under load ever fails here again
+    why = {s: (r.reason, r.messages) for s, r in results.items()}
+    assert {s: r.status for s, r in results.items()} == {"alice": "graded", "bob": "graded"}, why
+    assert results["alice"].total == MAX_TOTAL and results["alice"].flags == [], why
+    assert results["bob"].total == POINTS["add_values"], why
     for name, result in results.items():
         assert gradebook.recorded_scores(course, ASSIGNMENT, name) == {
             k: v[0] for k, v in result.scores.items()}
