@@ -22,6 +22,7 @@ import sys
 import time
 
 import numpy as np
+from bench_conv import _cross_core_bandwidth, _fmt_speed  # this directory is on sys.path
 
 
 def _numpy_worker(total: int) -> dict:
@@ -112,8 +113,6 @@ def main(argv=None) -> None:
     parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        from bench_conv import _cross_core_bandwidth  # this directory is on sys.path
-
         cross_core = _cross_core_bandwidth()  # the machine's phase while this process runs
         work = _numpy_worker if args.worker == "numpy" else _torch_worker
         print(json.dumps({**work(args.total), "cross_core": cross_core}))
@@ -135,8 +134,6 @@ def main(argv=None) -> None:
     print(f"{'digits':10}{med['numpy']:>15.4f}{med['torch']:>15.4f}"
           f"{med['numpy'] / med['torch']:>13.2f}{results['numpy']['loss']:>17.5f}"
           f"{results['torch']['loss']:>17.5f}")
-    from bench_conv import _fmt_speed
-
     print("core-to-core copies in the best rounds' processes: "
           + ", ".join(f"{k} {_fmt_speed(r.get('cross_core'))}" for k, r in results.items())
           + " (below about 44 GB/s: a slow phase, see benchmarks/README.md)")
